@@ -1,0 +1,29 @@
+# losstopo: reproduce "Visualizing Loss Functions as Topological Landscape Profiles"
+# (Geniesse et al., arXiv 2411.12136). Every rule calls the losstopo CLI; see README.md.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "config.schema.yaml")
+
+
+wildcard_constraints:
+    beta=r"[0-9][0-9.e+\-]*",
+    lr=r"[0-9][0-9.e+\-]*",
+    seed=r"[0-9]+",
+
+
+include: "rules/common.smk"
+include: "rules/pinn.smk"
+include: "rules/figures.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.pinn_errors.output,
+        rules.fig3_error_heatmap.output,

@@ -1,0 +1,51 @@
+# Shared helpers: run naming, package-source inputs, and how rules reach the CLI
+# (every rule runs `python -m losstopo ...`).
+import os
+import sys
+from itertools import product
+
+SRC = os.path.join(workflow.basedir, "src")
+
+
+
+envvars:
+    "PATH",
+
+
+# Rules run the CLI of the package in this repository with the interpreter that runs the
+# workflow (a venv need not be activated); under --sdm conda the environment's python wins.
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+
+
+# (shell.prefix is formatted like a shell command, hence the doubled braces.)
+shell.prefix('set -euo pipefail; export PYTHONPATH="' + SRC + '${{PYTHONPATH:+:$PYTHONPATH}}"; ')
+
+
+def fmt_number(value):
+    """Stable, lossless number formatting for paths: shortest round-trip repr, no '.0'.
+
+    1 -> "1", 1.0 -> "1", 0.01 -> "0.01", 0.0001 -> "0.0001", 1e-05 -> "1e-05".
+    """
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def pinn_runs():
+    """(beta, lr, seed) strings of every configured PINN run."""
+    cfg = config["pinn"]
+    return [
+        (fmt_number(beta), fmt_number(lr), str(seed))
+        for beta, lr, seed in product(cfg["betas"], cfg["learning_rates"], cfg["seeds"])
+    ]
+
+
+def pinn_run_files(name):
+    """Paths of ``name`` (e.g. metrics.json) in every configured PINN run directory."""
+    return [
+        f"results/pinn/beta{beta}_lr{lr}_seed{seed}/{name}" for beta, lr, seed in pinn_runs()
+    ]
+
+
+def package_sources(*modules):
+    """Package files a cheap rule depends on, so an edit to them re-runs the rule."""
+    return [os.path.join(SRC, "losstopo", module) for module in modules]

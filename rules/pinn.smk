@@ -1,0 +1,46 @@
+# PINN on the 1-D convection problem: training over beta x lr x seed, error table.
+
+
+rule train_pinn:
+    output:
+        model="results/pinn/beta{beta}_lr{lr}_seed{seed}/model.pt",
+        metrics="results/pinn/beta{beta}_lr{lr}_seed{seed}/metrics.json",
+    log:
+        "results/logs/train_pinn/beta{beta}_lr{lr}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train_pinn/beta{beta}_lr{lr}_seed{seed}.tsv"
+    params:
+        optimizer=config["pinn"]["optimizer"],
+        iterations=config["pinn"]["iterations"],
+        n_f=config["pinn"]["n_f"],
+        collocation_seed=config["pinn"]["collocation_seed"],
+        hidden=",".join(str(width) for width in config["pinn"]["hidden"]),
+        activation=config["pinn"]["activation"],
+        dtype=config["pinn"]["dtype"],
+        device=config["device"],
+        outdir=lambda wildcards, output: os.path.dirname(output.model),
+    threads: config["pinn"]["threads"]
+    conda:
+        "../envs/pinn.yaml"
+    shell:
+        "python -m losstopo train-pinn --beta {wildcards.beta} --lr {wildcards.lr}"
+        " --seed {wildcards.seed} --optimizer {params.optimizer}"
+        " --iterations {params.iterations} --n-f {params.n_f}"
+        " --collocation-seed {params.collocation_seed} --hidden {params.hidden}"
+        " --activation {params.activation} --dtype {params.dtype}"
+        " --threads {threads} --device {params.device} --out {params.outdir}"
+        " > {log} 2>&1"
+
+
+rule pinn_errors:
+    input:
+        metrics=pinn_run_files("metrics.json"),
+        code=package_sources("tables.py"),
+    output:
+        "results/tables/pinn_errors.csv",
+    log:
+        "results/logs/pinn_errors.log",
+    conda:
+        "../envs/figures.yaml"
+    shell:
+        "python -m losstopo pinn-table {input.metrics} --out {output} > {log} 2>&1"

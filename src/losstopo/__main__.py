@@ -1,0 +1,5 @@
+"""Allow ``python -m losstopo``."""
+
+from losstopo.cli import main
+
+raise SystemExit(main())

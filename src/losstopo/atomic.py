@@ -1,0 +1,61 @@
+"""Atomic file output: write to a temporary name in the target directory, then rename.
+
+An interrupted job therefore never leaves a valid-looking partial file, and an
+existing file is only replaced by a complete new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from losstopo.errors import LosstopoError
+
+
+def ensure_writable_dir(directory: Path) -> None:
+    """Create ``directory`` if needed and check that files can be created in it."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LosstopoError(f"cannot create output directory {directory}: {exc.strerror}") from exc
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise LosstopoError(f"output directory {directory} is not writable")
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``target``; rename it onto ``target`` on success."""
+    target = Path(target)
+    ensure_writable_dir(target.parent if str(target.parent) else Path("."))
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or Path(".")
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def write_atomic(target: str | os.PathLike[str], writer: Callable[[Path], None]) -> None:
+    """Call ``writer(tmp_path)`` and move the result onto ``target`` atomically."""
+    with atomic_path(target) as tmp:
+        writer(tmp)
+
+
+def write_json_atomic(target: str | os.PathLike[str], data: dict[str, Any]) -> None:
+    """Write ``data`` as indented JSON, atomically."""
+
+    def _write(tmp: Path) -> None:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, allow_nan=True) + "\n")
+
+    write_atomic(target, _write)

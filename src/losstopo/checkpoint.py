@@ -1,0 +1,52 @@
+"""Checkpoint files (DESIGN §4): plain dicts, saved atomically, loaded with ``weights_only``."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from losstopo.atomic import write_atomic
+from losstopo.errors import LosstopoError
+from losstopo.objective import Objective
+
+REQUIRED_KEYS = ("problem", "hparams", "state_dict", "metrics", "seed", "device")
+
+
+def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> None:
+    """Write ``checkpoint`` with ``torch.save`` to a temporary file, then rename it."""
+    missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
+    if missing:
+        raise ValueError(f"checkpoint lacks {', '.join(missing)}")
+    write_atomic(path, lambda tmp: torch.save(checkpoint, tmp))
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint safely (``weights_only=True``) and check its keys."""
+    path = Path(path)
+    if not path.is_file():
+        raise LosstopoError(f"checkpoint {path} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LosstopoError(f"{path} is not a readable checkpoint: {first_line}") from None
+    if not isinstance(checkpoint, dict):
+        raise LosstopoError(f"{path} is not a losstopo checkpoint (not a dict)")
+    missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
+    if missing:
+        raise LosstopoError(f"checkpoint {path} lacks {', '.join(missing)}")
+    return checkpoint
+
+
+def load_objective(
+    path: str | Path, device: torch.device, dtype: torch.dtype = torch.float32
+) -> Objective:
+    """Rebuild the objective of a checkpoint through the problem registry."""
+    from losstopo.problems import get_problem
+
+    checkpoint = load_checkpoint(path)
+    return get_problem(str(checkpoint["problem"])).objective(checkpoint, device, dtype)

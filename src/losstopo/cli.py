@@ -1,0 +1,177 @@
+"""Command line: the workflow's only entry into the library (DESIGN §5)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from losstopo import __version__
+from losstopo.errors import LosstopoError
+
+log = logging.getLogger("losstopo")
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line, naming the flag and value at fault."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def _add_runtime(parser: argparse.ArgumentParser, device: bool = True) -> None:
+    parser.add_argument(
+        "--threads", type=_positive_int, default=1, help="CPU threads for torch (default: 1)"
+    )
+    if device:
+        parser.add_argument(
+            "--device",
+            choices=("auto", "cpu", "cuda"),
+            default="auto",
+            help="compute device; auto = CUDA when present (default: auto)",
+        )
+
+
+def _cmd_train_pinn(args: argparse.Namespace) -> None:
+    from losstopo.atomic import ensure_writable_dir
+    from losstopo.pinn_run import write_pinn_run
+    from losstopo.problems.convection import PINNConfig
+    from losstopo.runtime import resolve_device, set_threads
+
+    config = PINNConfig(
+        beta=args.beta,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        iterations=args.iterations,
+        n_f=args.n_f,
+        collocation_seed=args.collocation_seed,
+        hidden=tuple(args.hidden),
+        activation=args.activation,
+        dtype=args.dtype,
+    )
+    out = Path(args.out)
+    ensure_writable_dir(out)
+    set_threads(args.threads)
+    device = resolve_device(args.device)
+    metrics = write_pinn_run(config, args.seed, device, out, threads=args.threads)
+    status = "DIVERGED" if metrics["diverged"] else "ok"
+    log.info(
+        "beta=%g lr=%g seed=%d: relative L2 error %.4e, loss %.4e, %d iterations, %.1f s [%s]",
+        config.beta,
+        config.lr,
+        args.seed,
+        metrics["relative_l2_error"],
+        metrics["final_loss"],
+        metrics["iterations"],
+        metrics["seconds"],
+        status,
+    )
+
+
+def _cmd_pinn_table(args: argparse.Namespace) -> None:
+    from losstopo.tables import pinn_table, write_csv_atomic
+
+    table = pinn_table(args.metrics)
+    write_csv_atomic(table, args.out)
+    log.info("wrote %d runs to %s", len(table), args.out)
+
+
+def _cmd_figure_pinn_heatmap(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from losstopo.plots.common import save_figure
+    from losstopo.plots.heatmap import error_heatmap
+    from losstopo.tables import mean_error_grid
+
+    path = Path(args.table)
+    if not path.is_file():
+        raise LosstopoError(f"table {path} does not exist")
+    table = pd.read_csv(path)
+    grid = mean_error_grid(table, args.value)
+    n_seeds = int(table.groupby(["beta", "lr"]).size().max())
+    save_figure(error_heatmap(grid, n_seeds, title=args.title), args.out)
+    log.info("wrote %s", ", ".join(args.out))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="losstopo", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"losstopo {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train-pinn", help="train one convection PINN", description=(
+        "Train a PINN on u_t + beta u_x = 0 and write model.pt and metrics.json into --out."))
+    p.add_argument("--beta", type=float, required=True, help="convection coefficient (>= 0)")
+    p.add_argument("--lr", type=float, required=True, help="learning rate (> 0)")
+    p.add_argument("--seed", type=int, required=True, help="initialisation seed")
+    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs",
+                   help="optimiser (default: lbfgs, strong-Wolfe, history 50)")
+    p.add_argument("--iterations", type=_positive_int, default=1000,
+                   help="iteration budget (default: 1000)")
+    p.add_argument("--n-f", type=_positive_int, default=100,
+                   help="number of collocation points (default: 100)")
+    p.add_argument("--collocation-seed", type=int, default=0,
+                   help="seed of the fixed collocation set, shared by all runs (default: 0)")
+    p.add_argument("--hidden", type=_int_list, default=[50, 50, 50, 50],
+                   help="hidden layer widths (default: 50,50,50,50)")
+    p.add_argument("--activation", choices=("tanh", "relu", "gelu"), default="tanh",
+                   help="activation (default: tanh)")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                   help="floating-point precision (default: float32)")
+    p.add_argument("--out", required=True, help="output directory")
+    _add_runtime(p)
+    p.set_defaults(func=_cmd_train_pinn)
+
+    p = sub.add_parser("pinn-table", help="collect PINN metrics into one tidy CSV")
+    p.add_argument("metrics", nargs="+", help="metrics.json files")
+    p.add_argument("--out", required=True, help="output CSV")
+    _add_runtime(p, device=False)
+    p.set_defaults(func=_cmd_pinn_table)
+
+    fig = sub.add_parser("figure", help="draw a figure from cached artifacts")
+    figsub = fig.add_subparsers(dest="figure", required=True, metavar="FIGURE")
+    p = figsub.add_parser("pinn-heatmap", help="Fig. 3 (left): mean relative error over beta x lr")
+    p.add_argument("table", help="pinn_errors.csv")
+    p.add_argument("--value", default="relative_l2_error",
+                   help="table column to show (default: relative_l2_error)")
+    p.add_argument("--title", default=None, help="figure title")
+    p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
+    _add_runtime(p, device=False)
+    p.set_defaults(func=_cmd_figure_pinn_heatmap)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a subcommand; user errors become one line on stderr and exit status 2."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], None] = args.func
+    try:
+        func(args)
+    except LosstopoError as exc:
+        print(f"losstopo: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("losstopo: interrupted; no partial output was kept", file=sys.stderr)
+        return 130
+    return 0

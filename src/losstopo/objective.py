@@ -1,0 +1,69 @@
+"""The one seam between problems and analysis: a scalar loss as a pure function of parameters.
+
+Everything after training (Hessian-vector products, eigen-solvers, landscape sampling)
+consumes an :class:`Objective` and never learns which problem produced it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+Params = dict[str, torch.Tensor]
+
+
+@dataclass
+class Objective:
+    """Loss ``L(θ)`` on fixed data, with θ as a dict in ``named_parameters()`` order.
+
+    ``loss_fn`` must be functional (built on ``torch.func.functional_call``) so that it
+    can be differentiated with ``torch.func.grad``/``jvp`` and batched with ``vmap``.
+    """
+
+    model: nn.Module
+    params: Params
+    loss_fn: Callable[[Params], torch.Tensor]
+    description: str
+    metadata: dict[str, object] = field(default_factory=dict)
+
+    def __call__(self, params: Params | None = None) -> torch.Tensor:
+        """Evaluate the loss at ``params`` (θ when omitted)."""
+        return self.loss_fn(self.params if params is None else params)
+
+    @property
+    def parameter_names(self) -> list[str]:
+        return list(self.params)
+
+    @property
+    def parameter_shapes(self) -> list[list[int]]:
+        return [list(p.shape) for p in self.params.values()]
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(math.prod(p.shape) for p in self.params.values())
+
+    def flatten(self, params: Params) -> torch.Tensor:
+        """Concatenate a parameter dict into one vector in ``named_parameters()`` order."""
+        return torch.cat([params[name].reshape(-1) for name in self.params])
+
+    def unflatten(self, vector: torch.Tensor) -> Params:
+        """Split a flat vector back into a parameter dict shaped like θ."""
+        if vector.shape[-1] != self.n_parameters:
+            raise ValueError(
+                f"vector has {vector.shape[-1]} entries, the model has {self.n_parameters}"
+            )
+        out: Params = {}
+        offset = 0
+        for name, ref in self.params.items():
+            size = ref.numel()
+            out[name] = vector[..., offset : offset + size].reshape(*vector.shape[:-1], *ref.shape)
+            offset += size
+        return out
+
+    def theta(self) -> torch.Tensor:
+        """θ as one flat vector."""
+        return self.flatten(self.params)

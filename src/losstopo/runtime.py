@@ -1,0 +1,47 @@
+"""Device selection, threading and seeding: the knobs every compute subcommand shares."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+from losstopo.errors import LosstopoError
+
+DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
+
+
+def resolve_device(name: str) -> torch.device:
+    """Map ``auto|cpu|cuda`` to a device; ``auto`` means CUDA when present."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise LosstopoError("--device cuda requested but no CUDA device is available")
+        return torch.device("cuda")
+    raise LosstopoError(f"unknown device {name!r} (choose auto, cpu or cuda)")
+
+
+def resolve_dtype(name: str) -> torch.dtype:
+    """Map a dtype name to the torch dtype, with a clear error for anything else."""
+    try:
+        return DTYPES[name]
+    except KeyError:
+        raise LosstopoError(f"unknown dtype {name!r} (choose {', '.join(DTYPES)})") from None
+
+
+def set_threads(threads: int) -> None:
+    """Pin torch to ``threads`` intra-op threads; results depend on it, so it is recorded."""
+    if threads < 1:
+        raise LosstopoError(f"--threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed every generator that can influence initialisation or sampling."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)

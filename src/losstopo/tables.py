@@ -1,0 +1,82 @@
+"""Tidy tables aggregated from per-run outputs (one row per run)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from losstopo.atomic import write_atomic
+from losstopo.errors import LosstopoError
+
+PINN_COLUMNS = [
+    "beta",
+    "lr",
+    "seed",
+    "optimizer",
+    "relative_l2_error",
+    "abs_error",
+    "linf_relative_error",
+    "final_loss",
+    "loss_ic",
+    "loss_bc",
+    "loss_residual",
+    "iterations",
+    "iteration_budget",
+    "seconds",
+    "diverged",
+    "run",
+]
+
+
+def read_metrics(path: str | Path) -> dict:
+    """Read one ``metrics.json``; every column of the PINN table must be present."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise LosstopoError(f"metrics file {path} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise LosstopoError(f"metrics file {path} is not valid JSON: {exc.msg}") from None
+    missing = [c for c in PINN_COLUMNS if c != "run" and c not in data]
+    if missing:
+        raise LosstopoError(f"metrics file {path} lacks {', '.join(missing)}")
+    return data
+
+
+def pinn_table(metric_files: list[str | Path]) -> pd.DataFrame:
+    """One row per PINN run, sorted by β, learning rate (descending) and seed."""
+    if not metric_files:
+        raise LosstopoError("no metrics files given")
+    rows = []
+    for path in metric_files:
+        data = read_metrics(path)
+        row = {column: data.get(column) for column in PINN_COLUMNS}
+        row["run"] = Path(path).parent.name
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=PINN_COLUMNS)
+    table = table.sort_values(["beta", "lr", "seed"], ascending=[True, False, True])
+    return table.reset_index(drop=True)
+
+
+def write_csv_atomic(table: pd.DataFrame, path: str | Path) -> None:
+    write_atomic(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.10g"))
+
+
+def mean_error_grid(table: pd.DataFrame, value: str = "relative_l2_error") -> pd.DataFrame:
+    """Mean over seeds per (lr, β) cell; rows = learning rate (descending), columns = β.
+
+    A cell with any diverged or non-finite run is NaN (shown as such, never hidden).
+    """
+    for column in ("beta", "lr", value):
+        if column not in table.columns:
+            raise LosstopoError(f"table lacks column {column!r}")
+
+    def cell_mean(values: pd.Series) -> float:
+        finite = values.map(lambda v: v is not None and math.isfinite(float(v)))
+        return float(values.mean()) if bool(finite.all()) else float("nan")
+
+    grid = table.groupby(["lr", "beta"])[value].agg(cell_mean).unstack("beta")
+    return grid.sort_index(ascending=False).sort_index(axis=1)
