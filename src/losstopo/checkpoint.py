@@ -32,14 +32,22 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise LosstopoError(f"{path} is not a readable checkpoint: {first_line}") from None
+        raise LosstopoError(f"{path} is not a readable checkpoint: {_reason(exc)}") from None
     if not isinstance(checkpoint, dict):
         raise LosstopoError(f"{path} is not a losstopo checkpoint (not a dict)")
     missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
     if missing:
         raise LosstopoError(f"checkpoint {path} lacks {', '.join(missing)}")
     return checkpoint
+
+
+def _reason(exc: BaseException) -> str:
+    """The informative line of a torch.load error (its messages span many lines)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        if "WeightsUnpickler error" in line:
+            return line
+    return lines[0] if lines else type(exc).__name__
 
 
 def load_objective(

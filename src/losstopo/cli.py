@@ -33,7 +33,9 @@ def _int_list(text: str) -> list[int]:
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
     if not values:
         raise argparse.ArgumentTypeError("expected at least one integer")
     return values
@@ -118,25 +120,52 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"losstopo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("train-pinn", help="train one convection PINN", description=(
-        "Train a PINN on u_t + beta u_x = 0 and write model.pt and metrics.json into --out."))
+    p = sub.add_parser(
+        "train-pinn",
+        help="train one convection PINN",
+        description=(
+            "Train a PINN on u_t + beta u_x = 0 and write model.pt and metrics.json into --out."
+        ),
+    )
     p.add_argument("--beta", type=float, required=True, help="convection coefficient (>= 0)")
     p.add_argument("--lr", type=float, required=True, help="learning rate (> 0)")
     p.add_argument("--seed", type=int, required=True, help="initialisation seed")
-    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs",
-                   help="optimiser (default: lbfgs, strong-Wolfe, history 50)")
-    p.add_argument("--iterations", type=_positive_int, default=1000,
-                   help="iteration budget (default: 1000)")
-    p.add_argument("--n-f", type=_positive_int, default=100,
-                   help="number of collocation points (default: 100)")
-    p.add_argument("--collocation-seed", type=int, default=0,
-                   help="seed of the fixed collocation set, shared by all runs (default: 0)")
-    p.add_argument("--hidden", type=_int_list, default=[50, 50, 50, 50],
-                   help="hidden layer widths (default: 50,50,50,50)")
-    p.add_argument("--activation", choices=("tanh", "relu", "gelu"), default="tanh",
-                   help="activation (default: tanh)")
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
-                   help="floating-point precision (default: float32)")
+    p.add_argument(
+        "--optimizer",
+        choices=("lbfgs", "adam"),
+        default="lbfgs",
+        help="optimiser (default: lbfgs, strong-Wolfe, history 50)",
+    )
+    p.add_argument(
+        "--iterations", type=_positive_int, default=1000, help="iteration budget (default: 1000)"
+    )
+    p.add_argument(
+        "--n-f", type=_positive_int, default=100, help="number of collocation points (default: 100)"
+    )
+    p.add_argument(
+        "--collocation-seed",
+        type=int,
+        default=0,
+        help="seed of the fixed collocation set, shared by all runs (default: 0)",
+    )
+    p.add_argument(
+        "--hidden",
+        type=_int_list,
+        default=[50, 50, 50, 50],
+        help="hidden layer widths (default: 50,50,50,50)",
+    )
+    p.add_argument(
+        "--activation",
+        choices=("tanh", "relu", "gelu"),
+        default="tanh",
+        help="activation (default: tanh)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float32",
+        help="floating-point precision (default: float32)",
+    )
     p.add_argument("--out", required=True, help="output directory")
     _add_runtime(p)
     p.set_defaults(func=_cmd_train_pinn)
@@ -151,8 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     figsub = fig.add_subparsers(dest="figure", required=True, metavar="FIGURE")
     p = figsub.add_parser("pinn-heatmap", help="Fig. 3 (left): mean relative error over beta x lr")
     p.add_argument("table", help="pinn_errors.csv")
-    p.add_argument("--value", default="relative_l2_error",
-                   help="table column to show (default: relative_l2_error)")
+    p.add_argument(
+        "--value",
+        default="relative_l2_error",
+        help="table column to show (default: relative_l2_error)",
+    )
     p.add_argument("--title", default=None, help="figure title")
     p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
     _add_runtime(p, device=False)

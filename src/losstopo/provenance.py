@@ -32,7 +32,7 @@ def base_provenance() -> dict[str, Any]:
     """Versions of the code that produced an output."""
     return {
         "losstopo_version": __version__,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "numpy_version": np.__version__,
         "python_version": platform.python_version(),
         "created": now_utc(),

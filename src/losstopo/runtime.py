@@ -43,5 +43,5 @@ def set_threads(threads: int) -> None:
 def seed_everything(seed: int) -> None:
     """Seed every generator that can influence initialisation or sampling."""
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (legacy global state, seeded for third-party code)
     torch.manual_seed(seed)

@@ -17,7 +17,12 @@ def save_figure(fig: Figure, outputs: list[str | Path], dpi: int = 200) -> None:
     for out in outputs:
         suffix = Path(out).suffix.lower()
         if suffix not in FORMATS:
-            raise LosstopoError(f"unsupported figure format {suffix!r} for {out} (use .png/.pdf/.svg)")
+            raise LosstopoError(
+                f"unsupported figure format {suffix!r} for {out} (use .png/.pdf/.svg)"
+            )
         write_atomic(
-            out, lambda tmp, fmt=FORMATS[suffix]: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
+            out,
+            lambda tmp, fmt=FORMATS[suffix]: fig.savefig(
+                tmp, format=fmt, dpi=dpi, bbox_inches="tight"
+            ),
         )

@@ -48,7 +48,8 @@ def error_heatmap(grid: pd.DataFrame, n_seeds: int, title: str | None = None) ->
     )
     ax.set_xlabel("β (convection coefficient)")
     ax.set_ylabel("learning rate")
-    ax.set_title(title or f"PINN convection: mean relative error ({n_seeds} seed{"s" if n_seeds != 1 else ""} per cell)")
+    seeds = f"{n_seeds} seed" + ("s" if n_seeds != 1 else "")
+    ax.set_title(title or f"PINN convection: mean relative error ({seeds} per cell)")
     plt.setp(ax.get_yticklabels(), rotation=0)
     fig.tight_layout()
     return fig

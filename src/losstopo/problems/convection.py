@@ -41,7 +41,7 @@ def exact_solution(x: np.ndarray | torch.Tensor, t: np.ndarray | torch.Tensor, b
 
 
 def grid_axes(nx: int = NX, nt: int = NT) -> tuple[np.ndarray, np.ndarray]:
-    """The test grid's axes: ``x = linspace(0, 2π, nx, endpoint=False)``, ``t = linspace(0, 1, nt)``."""
+    """Test-grid axes: ``x = linspace(0, 2π, nx, endpoint=False)``, ``t = linspace(0, 1, nt)``."""
     return np.linspace(0.0, X_MAX, nx, endpoint=False), np.linspace(0.0, 1.0, nt)
 
 

@@ -1,0 +1,134 @@
+"""Workflow: config schema, lint, and the smoke study end to end."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = str(REPO / "config.schema.yaml")
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def _load(name: str) -> dict:
+    return yaml.safe_load((REPO / name).read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "configs/smoke.yaml", "configs/paper.yaml"])
+def test_shipped_configs_are_valid(name):
+    validate(_load(name), SCHEMA)
+
+
+def test_schema_defaults_are_the_default_study():
+    config: dict = {}
+    validate(config, SCHEMA, set_default=True)
+    assert config == _load("config.yaml")
+
+
+@pytest.mark.parametrize(
+    ("config", "needle"),
+    [
+        ({"pinn": {"betaz": [1]}}, "betaz"),
+        ({"extra": 1}, "extra"),
+        ({"pinn": {"iterations": "many"}}, "many"),
+        ({"pinn": {"betas": [-1]}}, "-1"),
+        ({"pinn": {"optimizer": "sgd"}}, "sgd"),
+        ({"device": "tpu"}, "tpu"),
+    ],
+)
+def test_schema_rejects_unknown_keys_and_wrong_types(config, needle):
+    with pytest.raises(WorkflowError, match=re.escape(needle)):
+        validate(config, SCHEMA)
+
+
+def _snakemake(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(cwd), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+    )
+
+
+def test_bad_config_fails_before_any_job(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pinn:\n  iterations: -5\n")
+    result = _snakemake(["--cores", "1", "--configfile", str(bad)], tmp_path)
+    assert result.returncode != 0
+    assert "iterations" in result.stderr + result.stdout
+    assert not (tmp_path / "results").exists()
+
+
+def test_lint_is_clean():
+    result = subprocess.run(
+        [*SNAKEMAKE, "--lint"], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_env_files_pin_the_constraint_versions():
+    pins = {}
+    for line in (REPO / "constraints.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.lower()] = version
+    for env in (REPO / "envs").glob("*.yaml"):
+        pip = next(
+            d["pip"] for d in yaml.safe_load(env.read_text())["dependencies"] if isinstance(d, dict)
+        )
+        for spec in pip:
+            name, version = spec.split("==")
+            assert pins[name.lower()] == version, f"{env.name}: {spec}"
+
+
+@pytest.mark.workflow
+def test_smoke_workflow_produces_every_declared_output(tmp_path):
+    smoke = yaml.safe_load((REPO / "configs/smoke.yaml").read_text())
+    result = _snakemake(
+        ["--cores", "2", "--configfile", str(REPO / "configs/smoke.yaml")], tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    runs = [
+        (b, lr, s)
+        for b in smoke["pinn"]["betas"]
+        for lr in smoke["pinn"]["learning_rates"]
+        for s in smoke["pinn"]["seeds"]
+    ]
+    table = pd.read_csv(tmp_path / "results/tables/pinn_errors.csv")
+    assert len(table) == len(runs)
+    for beta, lr, seed in runs:
+        name = f"beta{float(beta):g}_lr{float(lr):g}_seed{seed}"
+        run_dir = tmp_path / "results/pinn" / name
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        assert (run_dir / "model.pt").stat().st_size > 10_000
+        assert (tmp_path / f"results/logs/train_pinn/{name}.log").exists()
+        assert (tmp_path / f"results/benchmarks/train_pinn/{name}.tsv").exists()
+        row = table[(table.beta == beta) & (table.lr == lr) & (table.seed == seed)]
+        assert row.relative_l2_error.item() == pytest.approx(metrics["relative_l2_error"])
+        assert metrics["iteration_budget"] == smoke["pinn"]["iterations"]
+    for suffix in ("png", "pdf"):
+        assert (tmp_path / f"results/figures/fig3_error_heatmap.{suffix}").stat().st_size > 5_000
+
+    # nothing declared is missing or out of date
+    dry = _snakemake(["-n", "--configfile", str(REPO / "configs/smoke.yaml")], tmp_path)
+    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
+
+    report = tmp_path / "report.html"
+    rep = _snakemake(
+        ["--report", str(report), "--configfile", str(REPO / "configs/smoke.yaml")], tmp_path
+    )
+    assert rep.returncode == 0, rep.stderr[-2000:]
+    assert report.stat().st_size > 10_000
+    shutil.rmtree(tmp_path / ".snakemake", ignore_errors=True)
