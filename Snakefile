@@ -19,6 +19,7 @@ wildcard_constraints:
 
 include: "rules/common.smk"
 include: "rules/pinn.smk"
+include: "rules/hessian.smk"
 include: "rules/figures.smk"
 
 
@@ -27,3 +28,4 @@ rule all:
     input:
         rules.pinn_errors.output,
         rules.fig3_error_heatmap.output,
+        pinn_analysis_files("hessian.nc"),

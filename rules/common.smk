@@ -7,7 +7,6 @@ from itertools import product
 SRC = os.path.join(workflow.basedir, "src")
 
 
-
 envvars:
     "PATH",
 
@@ -17,8 +16,8 @@ envvars:
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
 
-# (shell.prefix is formatted like a shell command, hence the doubled braces.)
-shell.prefix('set -euo pipefail; export PYTHONPATH="' + SRC + '${{PYTHONPATH:+:$PYTHONPATH}}"; ')
+# (shell.prefix is formatted again like a shell command, hence the quadrupled braces.)
+shell.prefix(f'set -euo pipefail; export PYTHONPATH="{SRC}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')
 
 
 def fmt_number(value):
@@ -43,6 +42,17 @@ def pinn_run_files(name):
     """Paths of ``name`` (e.g. metrics.json) in every configured PINN run directory."""
     return [
         f"results/pinn/beta{beta}_lr{lr}_seed{seed}/{name}" for beta, lr, seed in pinn_runs()
+    ]
+
+
+def pinn_analysis_files(name):
+    """Paths of ``name`` in every run selected for Hessian and landscape analysis."""
+    analysis = config["pinn"]["analysis"]
+    return [
+        f"results/pinn/beta{fmt_number(cell['beta'])}_lr{fmt_number(cell['lr'])}"
+        f"_seed{seed}/{name}"
+        for cell in analysis["cells"]
+        for seed in analysis["seeds"]
     ]
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import xarray as xr
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -118,6 +119,14 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
         row = table[(table.beta == beta) & (table.lr == lr) & (table.seed == seed)]
         assert row.relative_l2_error.item() == pytest.approx(metrics["relative_l2_error"])
         assert metrics["iteration_budget"] == smoke["pinn"]["iterations"]
+    for cell in smoke["pinn"]["analysis"]["cells"]:
+        for seed in smoke["pinn"]["analysis"]["seeds"]:
+            name = f"beta{float(cell['beta']):g}_lr{float(cell['lr']):g}_seed{seed}"
+            hessian = xr.open_dataset(tmp_path / "results/pinn" / name / "hessian.nc")
+            assert hessian.eigenvalues.size == smoke["hessian"]["top_k"]
+            assert hessian.eigenvectors.shape[1] == 7851
+            assert hessian.attrs["method"] == smoke["hessian"]["method"]
+            assert (tmp_path / f"results/benchmarks/hessian/{name}.tsv").exists()
     for suffix in ("png", "pdf"):
         assert (tmp_path / f"results/figures/fig3_error_heatmap.{suffix}").stat().st_size > 5_000
 

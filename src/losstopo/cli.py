@@ -115,6 +115,74 @@ def _cmd_figure_pinn_heatmap(args: argparse.Namespace) -> None:
     log.info("wrote %s", ", ".join(args.out))
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _cmd_hessian(args: argparse.Namespace) -> None:
+    from losstopo.atomic import ensure_writable_dir
+    from losstopo.checkpoint import load_checkpoint, load_objective
+    from losstopo.hessian import HVPOperator, lanczos, power_iteration
+    from losstopo.hessian_file import hessian_dataset, write_hessian
+    from losstopo.provenance import base_provenance, source_provenance
+    from losstopo.runtime import resolve_device, resolve_dtype, set_threads
+
+    set_threads(args.threads)
+    device = resolve_device(args.device)
+    dtype = resolve_dtype(args.dtype)
+    checkpoint = load_checkpoint(args.checkpoint)
+    objective = load_objective(args.checkpoint, device, dtype)
+    if not 1 <= args.top_k <= objective.n_parameters:
+        raise LosstopoError(
+            f"--top-k {args.top_k} must be between 1 and the parameter count "
+            f"{objective.n_parameters} of {args.checkpoint}"
+        )
+    out = Path(args.out)
+    ensure_writable_dir(out.parent)
+    hvp = HVPOperator(objective)
+    if args.method == "lanczos":
+        result = lanczos(hvp, args.top_k, args.which, args.tol, args.max_hvp, args.seed)
+    else:
+        if args.which != "LM":
+            raise LosstopoError("--method power finds largest-magnitude pairs only (--which LM)")
+        result = power_iteration(hvp, args.top_k, args.tol, args.max_iter, seed=args.seed)
+    for index in range(args.top_k):
+        if not result.converged[index]:
+            log.warning(
+                "eigenpair %d (lambda=%.6g) did not converge: residual %.3g > tol %.3g",
+                index,
+                result.eigenvalues[index],
+                result.residuals[index],
+                args.tol,
+            )
+    attrs = {
+        **base_provenance(),
+        **source_provenance(args.checkpoint),
+        "problem": str(checkpoint["problem"]),
+        "problem_hparams": checkpoint["hparams"],
+        "checkpoint_seed": int(checkpoint["seed"]),
+        "seed": args.seed,
+        "max_hvp": args.max_hvp,
+        "max_iter": args.max_iter if args.method == "power" else 0,
+        "dtype": args.dtype,
+        "device": str(device),
+        "threads": args.threads,
+    }
+    write_hessian(hessian_dataset(result, objective, attrs), out)
+    log.info(
+        "%s: top-%d eigenvalues %s, max residual %.2e, %d HVPs, %.1f s",
+        args.checkpoint,
+        args.top_k,
+        ", ".join(f"{v:.6g}" for v in result.eigenvalues),
+        float(result.residuals.max()),
+        result.n_hvp,
+        result.seconds,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="losstopo", description=__doc__)
     parser.add_argument("--version", action="version", version=f"losstopo {__version__}")
@@ -169,6 +237,56 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory")
     _add_runtime(p)
     p.set_defaults(func=_cmd_train_pinn)
+
+    p = sub.add_parser(
+        "hessian",
+        help="top-k Hessian eigenpairs of a checkpoint's loss",
+        description="Exact Hessian-vector products (forward-over-reverse) and "
+        "the k largest eigenpairs, written to hessian.nc.",
+    )
+    p.add_argument("checkpoint", help="model checkpoint (.pt)")
+    p.add_argument("--top-k", type=_positive_int, required=True, help="number of eigenpairs")
+    p.add_argument(
+        "--method",
+        choices=("lanczos", "power"),
+        default="lanczos",
+        help="lanczos (thick restart, full re-orthogonalisation) or power "
+        "(PyHessian's power iteration with deflation) (default: lanczos)",
+    )
+    p.add_argument(
+        "--which",
+        choices=("LM", "LA"),
+        default="LM",
+        help="largest magnitude (as PyHessian) or largest algebraic (default: LM)",
+    )
+    p.add_argument(
+        "--tol",
+        type=_positive_float,
+        default=1e-4,
+        help="target relative residual ||Hv - lv||/|l| (default: 1e-4)",
+    )
+    p.add_argument(
+        "--max-hvp",
+        type=_positive_int,
+        default=1000,
+        help="Hessian-vector product budget of Lanczos (default: 1000)",
+    )
+    p.add_argument(
+        "--max-iter",
+        type=_positive_int,
+        default=100,
+        help="power iterations per pair (default: 100)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="start-vector seed (default: 0)")
+    p.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float64",
+        help="precision of the Hessian products (default: float64)",
+    )
+    p.add_argument("--out", required=True, help="output hessian.nc")
+    _add_runtime(p)
+    p.set_defaults(func=_cmd_hessian)
 
     p = sub.add_parser("pinn-table", help="collect PINN metrics into one tidy CSV")
     p.add_argument("metrics", nargs="+", help="metrics.json files")

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.func import grad, jvp
 
+from losstopo.errors import LosstopoError
 from losstopo.objective import Objective
 from losstopo.training import progress_bar
 
@@ -102,12 +103,12 @@ def lanczos(
     """
     _check_request(hvp.n, k, which, tol, max_hvp)
     if max_hvp <= k:
-        raise ValueError(f"max-hvp ({max_hvp}) must exceed k ({k}): k HVPs confirm the residuals")
+        raise LosstopoError(f"max-hvp ({max_hvp}) must exceed k ({k}): k HVPs confirm residuals")
     start = time.perf_counter()
     n, dtype, device = hvp.n, hvp.dtype, hvp.device
     max_basis = min(n, max_basis or max(2 * k + 20, 40))
     if max_basis <= k:
-        raise ValueError(f"max_basis ({max_basis}) must exceed k ({k})")
+        raise LosstopoError(f"max_basis ({max_basis}) must exceed k ({k})")
     basis = torch.zeros(max_basis + 1, n, dtype=dtype, device=device)
     t_matrix = np.zeros((max_basis, max_basis))
     basis[0] = start_vector(n, seed, dtype, device)
@@ -205,9 +206,10 @@ def power_iteration(
             v = hv / hv.norm()
             if bar is not None:
                 bar.update()
-            if eigenvalue is not None and abs(eigenvalue - current) / (
-                abs(eigenvalue) + 1e-6
-            ) < change_tol:
+            if (
+                eigenvalue is not None
+                and abs(eigenvalue - current) / (abs(eigenvalue) + 1e-6) < change_tol
+            ):
                 eigenvalue = current
                 break
             eigenvalue = current
@@ -235,10 +237,10 @@ def power_iteration(
 
 def _check_request(n: int, k: int, which: str, tol: float, budget: int) -> None:
     if not 1 <= k <= n:
-        raise ValueError(f"top-k must be between 1 and the parameter count {n}, got {k}")
+        raise LosstopoError(f"top-k must be between 1 and the parameter count {n}, got {k}")
     if which not in WHICH:
-        raise ValueError(f"which must be one of {', '.join(WHICH)}, got {which!r}")
+        raise LosstopoError(f"which must be one of {', '.join(WHICH)}, got {which!r}")
     if not tol > 0:
-        raise ValueError(f"tolerance must be > 0, got {tol}")
+        raise LosstopoError(f"tolerance must be > 0, got {tol}")
     if budget < 1:
-        raise ValueError(f"HVP budget must be >= 1, got {budget}")
+        raise LosstopoError(f"HVP budget must be >= 1, got {budget}")

@@ -1,0 +1,29 @@
+# Top-k Hessian eigenpairs of each analysed run's loss (hessian.nc next to its checkpoint).
+
+
+rule hessian:
+    input:
+        "results/pinn/beta{beta}_lr{lr}_seed{seed}/model.pt",
+    output:
+        "results/pinn/beta{beta}_lr{lr}_seed{seed}/hessian.nc",
+    log:
+        "results/logs/hessian/beta{beta}_lr{lr}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/hessian/beta{beta}_lr{lr}_seed{seed}.tsv"
+    params:
+        top_k=config["hessian"]["top_k"],
+        method=config["hessian"]["method"],
+        which=config["hessian"]["which"],
+        tol=config["hessian"]["tol"],
+        max_hvp=config["hessian"]["max_hvp"],
+        seed=config["hessian"]["seed"],
+        dtype=config["hessian"]["dtype"],
+        device=config["device"],
+    threads: config["hessian"]["threads"]
+    conda:
+        "../envs/hessian.yaml"
+    shell:
+        "python -m losstopo hessian {input} --top-k {params.top_k} --method {params.method}"
+        " --which {params.which} --tol {params.tol} --max-hvp {params.max_hvp}"
+        " --seed {params.seed} --dtype {params.dtype} --threads {threads}"
+        " --device {params.device} --out {output} > {log} 2>&1"
