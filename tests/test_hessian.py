@@ -164,3 +164,31 @@ def test_same_seed_same_eigenvectors():
 def test_bad_requests_are_rejected(kwargs, needle):
     with pytest.raises(LosstopoError, match=needle):
         lanczos(HVPOperator(regression_objective()), show_progress=False, **kwargs)
+
+
+def test_hvp_of_a_batchnorm_network_in_eval_mode():
+    """BatchNorm in eval mode uses its running statistics (buffers), which stay fixed."""
+    torch.manual_seed(2)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 3, 3, padding=1),
+        torch.nn.BatchNorm2d(3),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(3 * 5 * 5, 2),
+    ).double()
+    images = torch.randn(6, 1, 5, 5, dtype=F64)
+    labels = torch.tensor([0, 1, 0, 1, 1, 0])
+    model.train()
+    model(images * 3 + 1)  # give the running statistics non-trivial values
+    model.eval()
+    running_mean = model[1].running_mean.clone()
+    params = {k: v.detach().clone() for k, v in model.named_parameters()}
+
+    def loss_fn(p):
+        return torch.nn.functional.cross_entropy(functional_call(model, p, (images,)), labels)
+
+    objective = Objective(model, params, loss_fn, "batchnorm classifier")
+    dense = dense_hessian(objective)
+    v = start_vector(objective.n_parameters, 3, F64, torch.device("cpu"))
+    torch.testing.assert_close(HVPOperator(objective)(v), dense @ v, rtol=1e-6, atol=1e-10)
+    assert torch.equal(model[1].running_mean, running_mean)
