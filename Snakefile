@@ -15,11 +15,13 @@ wildcard_constraints:
     beta=r"[0-9][0-9.e+\-]*",
     lr=r"[0-9][0-9.e+\-]*",
     seed=r"[0-9]+",
+    dims=r"[0-9]+",
 
 
 include: "rules/common.smk"
 include: "rules/pinn.smk"
 include: "rules/hessian.smk"
+include: "rules/landscape.smk"
 include: "rules/figures.smk"
 
 
@@ -28,4 +30,4 @@ rule all:
     input:
         rules.pinn_errors.output,
         rules.fig3_error_heatmap.output,
-        pinn_analysis_files("hessian.nc"),
+        pinn_landscape_files(),

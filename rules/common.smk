@@ -20,6 +20,11 @@ os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.g
 shell.prefix(f'set -euo pipefail; export PYTHONPATH="{SRC}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')
 
 
+LANDSCAPE_GRIDS = {grid["dims"]: grid["resolution"] for grid in config["landscape"]["grids"]}
+if len(LANDSCAPE_GRIDS) != len(config["landscape"]["grids"]):
+    raise ValueError("config landscape.grids: each dimension may appear only once")
+
+
 def fmt_number(value):
     """Stable, lossless number formatting for paths: shortest round-trip repr, no '.0'.
 
@@ -53,6 +58,20 @@ def pinn_analysis_files(name):
         f"_seed{seed}/{name}"
         for cell in analysis["cells"]
         for seed in analysis["seeds"]
+    ]
+
+
+def landscape_resolution(dims):
+    """Points per axis of the configured ``dims``-D landscape."""
+    return LANDSCAPE_GRIDS[int(dims)]
+
+
+def pinn_landscape_files():
+    """Every configured landscape of every analysed PINN run."""
+    return [
+        path
+        for dims in LANDSCAPE_GRIDS
+        for path in pinn_analysis_files(f"landscape_{dims}d.nc")
     ]
 
 

@@ -11,7 +11,7 @@ rule hessian:
     benchmark:
         "results/benchmarks/hessian/beta{beta}_lr{lr}_seed{seed}.tsv"
     params:
-        top_k=config["hessian"]["top_k"],
+        top_k=max(grid["dims"] for grid in config["landscape"]["grids"]),
         method=config["hessian"]["method"],
         which=config["hessian"]["which"],
         tol=config["hessian"]["tol"],

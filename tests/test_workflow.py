@@ -123,10 +123,20 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
         for seed in smoke["pinn"]["analysis"]["seeds"]:
             name = f"beta{float(cell['beta']):g}_lr{float(cell['lr']):g}_seed{seed}"
             hessian = xr.open_dataset(tmp_path / "results/pinn" / name / "hessian.nc")
-            assert hessian.eigenvalues.size == smoke["hessian"]["top_k"]
+            top_k = max(grid["dims"] for grid in smoke["landscape"]["grids"])
+            assert hessian.eigenvalues.size == top_k
             assert hessian.eigenvectors.shape[1] == 7851
             assert hessian.attrs["method"] == smoke["hessian"]["method"]
             assert (tmp_path / f"results/benchmarks/hessian/{name}.tsv").exists()
+            for grid in smoke["landscape"]["grids"]:
+                dims, resolution = grid["dims"], grid["resolution"]
+                path = tmp_path / "results/pinn" / name / f"landscape_{dims}d.nc"
+                landscape = xr.open_dataset(path)
+                assert landscape.loss.shape == (resolution,) * dims
+                assert landscape.attrs["distance"] == smoke["landscape"]["distance"]
+                centre = landscape.loss.values[(resolution // 2,) * dims]
+                assert centre == pytest.approx(landscape.attrs["center_loss"], rel=1e-6)
+                assert (tmp_path / f"results/benchmarks/landscape/{name}_{dims}d.tsv").exists()
     for suffix in ("png", "pdf"):
         assert (tmp_path / f"results/figures/fig3_error_heatmap.{suffix}").stat().st_size > 5_000
 

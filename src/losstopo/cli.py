@@ -183,6 +183,98 @@ def _cmd_hessian(args: argparse.Namespace) -> None:
     )
 
 
+def _cmd_landscape(args: argparse.Namespace) -> None:
+    import numpy as np
+    import torch
+
+    from losstopo.atomic import ensure_writable_dir
+    from losstopo.checkpoint import load_checkpoint, load_objective
+    from losstopo.directions import cosine_gram, hessian_directions
+    from losstopo.hessian_file import read_hessian
+    from losstopo.landscape import grid_axes, sample_landscape
+    from losstopo.landscape_file import landscape_dataset, write_landscape
+    from losstopo.provenance import base_provenance, sha256_of, source_provenance
+    from losstopo.runtime import resolve_device, resolve_dtype, set_threads
+
+    grid_axes(args.dims, args.resolution, args.distance)  # validate before any work
+    set_threads(args.threads)
+    device = resolve_device(args.device)
+    dtype = resolve_dtype(args.dtype)
+    checkpoint = load_checkpoint(args.checkpoint)
+    hessian = read_hessian(args.directions)
+    objective = load_objective(args.checkpoint, device, dtype)
+    directions, eigenvalues = hessian_directions(
+        hessian, objective, args.dims, args.normalization, str(args.directions)
+    )
+    checkpoint_sha = sha256_of(args.checkpoint)
+    if hessian.attrs.get("source_sha256") not in (None, checkpoint_sha):
+        log.warning(
+            "%s was computed from a different checkpoint than %s", args.directions, args.checkpoint
+        )
+    out = Path(args.out)
+    ensure_writable_dir(out.parent)
+    with torch.no_grad():
+        center_loss = float(objective())
+    result = sample_landscape(
+        objective,
+        directions,
+        args.resolution,
+        args.distance,
+        chunk_size=args.chunk_size,
+        memory_budget_mb=args.memory_budget,
+    )
+    gram = cosine_gram(directions)
+    attrs = {
+        **base_provenance(),
+        **source_provenance(args.checkpoint),
+        "directions": str(args.directions),
+        "directions_sha256": sha256_of(args.directions),
+        "directions_kind": f"hessian eigenvectors ({hessian.attrs.get('method', '?')}, "
+        f"which={hessian.attrs.get('which', '?')})",
+        "direction_residuals": np.asarray(hessian.residual.values[: args.dims], dtype=float),
+        "distance": args.distance,
+        "normalization": args.normalization,
+        "center_loss": center_loss,
+        "theta_norm": float(objective.theta().double().norm()),
+        "direction_norms": directions.double().norm(dim=1).cpu().numpy(),
+        "bn_mode": args.bn_mode,
+        "objective": objective.description,
+        "problem": str(checkpoint["problem"]),
+        "problem_hparams": checkpoint["hparams"],
+        "checkpoint_seed": int(checkpoint["seed"]),
+        "memory_budget_mb": args.memory_budget,
+        "dtype": args.dtype,
+        "device": str(device),
+        "threads": args.threads,
+        "description": (
+            f"loss at theta + sum_i a_i d_i on a {args.resolution}^{args.dims} grid; d_i = "
+            f"Hessian eigenvector i of {args.directions}, normalised ({args.normalization}) "
+            f"against theta of {args.checkpoint}; a_i = relative displacement in "
+            f"[-{args.distance:g}, {args.distance:g}]"
+        ),
+    }
+    dataset = landscape_dataset(result, eigenvalues, gram, attrs)
+    write_landscape(dataset, out)
+    if dataset.attrs["n_nonfinite"]:
+        log.warning(
+            "%d of %d landscape values are not finite (kept as computed)",
+            dataset.attrs["n_nonfinite"],
+            result.loss.size,
+        )
+    log.info(
+        "%s: %d^%d points in %.1f s (%.0f points/s, chunk %d), loss %.4g..%.4g, centre %.6g",
+        out,
+        args.resolution,
+        args.dims,
+        result.seconds,
+        result.points_per_second,
+        result.chunk_size,
+        float(np.nanmin(result.loss)),
+        float(np.nanmax(result.loss)),
+        center_loss,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="losstopo", description=__doc__)
     parser.add_argument("--version", action="version", version=f"losstopo {__version__}")
@@ -287,6 +379,61 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output hessian.nc")
     _add_runtime(p)
     p.set_defaults(func=_cmd_hessian)
+
+    p = sub.add_parser(
+        "landscape",
+        help="sample an n-D loss landscape along Hessian directions",
+        description="Loss at theta + sum_i a_i d_i on a grid (a_i relative "
+        "displacements), evaluated in batches, written to landscape.nc.",
+    )
+    p.add_argument("checkpoint", help="model checkpoint (.pt)")
+    p.add_argument("--directions", required=True, help="hessian.nc of the checkpoint")
+    p.add_argument("--dims", type=_positive_int, required=True, help="landscape dimension n")
+    p.add_argument(
+        "--resolution",
+        type=_positive_int,
+        required=True,
+        help="points per axis (odd, so theta is the centre)",
+    )
+    p.add_argument(
+        "--distance",
+        type=_positive_float,
+        required=True,
+        help="largest relative displacement along each direction",
+    )
+    p.add_argument(
+        "--normalization",
+        choices=("layer", "filter", "none"),
+        default="layer",
+        help="direction scaling against theta (default: layer)",
+    )
+    p.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        default=None,
+        help="grid points per batched call (default: from --memory-budget)",
+    )
+    p.add_argument(
+        "--memory-budget",
+        type=_positive_float,
+        default=512.0,
+        help="memory for one batched call in MiB (default: 512)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float32",
+        help="precision of the loss evaluations (default: float32)",
+    )
+    p.add_argument(
+        "--bn-mode",
+        choices=("eval",),
+        default="eval",
+        help="BatchNorm uses its running statistics (default: eval)",
+    )
+    p.add_argument("--out", required=True, help="output landscape.nc")
+    _add_runtime(p)
+    p.set_defaults(func=_cmd_landscape)
 
     p = sub.add_parser("pinn-table", help="collect PINN metrics into one tidy CSV")
     p.add_argument("metrics", nargs="+", help="metrics.json files")

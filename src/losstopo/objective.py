@@ -29,6 +29,9 @@ class Objective:
     loss_fn: Callable[[Params], torch.Tensor]
     description: str
     metadata: dict[str, object] = field(default_factory=dict)
+    batched_loss_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
+    """Optional fast path: losses at a stack of flat parameter vectors (M × P) → (M,).
+    When absent, batched evaluation uses ``vmap`` over ``loss_fn``."""
 
     def __call__(self, params: Params | None = None) -> torch.Tensor:
         """Evaluate the loss at ``params`` (θ when omitted)."""

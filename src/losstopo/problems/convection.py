@@ -19,7 +19,7 @@ from torch import nn
 from torch.func import functional_call, jvp
 
 from losstopo.errors import LosstopoError
-from losstopo.models.mlp import MLP
+from losstopo.models.mlp import MLP, stacked_forward
 from losstopo.objective import Objective, Params
 from losstopo.problems import register
 from losstopo.runtime import resolve_dtype, seed_everything
@@ -119,6 +119,22 @@ def loss_terms(u: UFunction, data: ConvectionData) -> dict[str, torch.Tensor]:
     _, residual = jvp(u, (data.x_f,), (data.residual_direction,))
     pde = torch.mean(residual**2)
     return {"loss_ic": ic, "loss_bc": bc, "loss_residual": pde, "loss": ic + bc + pde}
+
+
+def stacked_loss(model: MLP, params: Params, data: ConvectionData) -> torch.Tensor:
+    """The loss of :func:`loss_terms` for a stack of M parameter sets at once → (M,).
+
+    One stacked forward over all IC, boundary and collocation points, with the residual
+    tangent ``(β, 1)`` propagated on the collocation rows only.
+    """
+    n_ic, n_b, n_f = len(data.x_ic), len(data.x_lb), len(data.x_f)
+    inputs = torch.cat([data.x_ic, data.x_lb, data.x_ub, data.x_f])
+    u, du = stacked_forward(model, params, inputs, n_f, data.residual_direction)
+    u = u[..., 0]
+    ic = torch.mean((u[:, :n_ic] - data.u_ic[:, 0]) ** 2, dim=1)
+    bc = torch.mean((u[:, n_ic : n_ic + n_b] - u[:, n_ic + n_b : n_ic + 2 * n_b]) ** 2, dim=1)
+    pde = torch.mean(du[..., 0] ** 2, dim=1)
+    return ic + bc + pde
 
 
 def solution_errors(u_pred: np.ndarray, u_true: np.ndarray) -> dict[str, float]:
@@ -249,12 +265,21 @@ class ConvectionProblem:
         def loss_fn(p: Params) -> torch.Tensor:
             return loss_terms(lambda xt: functional_call(model, p, (xt,)), data)["loss"]
 
+        batched = None
+        if config.activation == "tanh":
+
+            def batched(points: torch.Tensor) -> torch.Tensor:
+                return stacked_loss(model, objective.unflatten(points), data)
+
         description = (
             f"convection PINN training loss, beta={config.beta:g}: IC on {NX} x-points + "
             f"periodic BC on {NT} t-points + residual on n_f={config.n_f} collocation points "
             f"(collocation_seed={config.collocation_seed})"
         )
-        return Objective(model, params, loss_fn, description, metadata=config.hparams())
+        objective = Objective(
+            model, params, loss_fn, description, metadata=config.hparams(), batched_loss_fn=batched
+        )
+        return objective
 
 
 register(ConvectionProblem())
