@@ -383,3 +383,66 @@ def test_chunk_size_respects_budget_and_bounds():
     small = choose_chunk_size(objective, 1e6, 10_000, cache_mb=1.0)
     large = choose_chunk_size(objective, 1e6, 10_000, cache_mb=64.0)
     assert 1 <= small < large <= 10_000
+
+
+def test_landscape_of_a_batchnorm_network_in_eval_mode():
+    """vmap over a BatchNorm network in eval mode: batched equals per-point, running
+    statistics untouched."""
+    torch.manual_seed(5)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1),
+        torch.nn.BatchNorm2d(4),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * 6 * 6, 3),
+    ).double()
+    images = torch.randn(5, 1, 6, 6, dtype=F64)
+    labels = torch.tensor([0, 1, 2, 1, 0])
+    model.train()
+    model(images * 2 + 0.5)
+    model.eval()
+    running_var = model[1].running_var.clone()
+    params = {k: v.detach().clone() for k, v in model.named_parameters()}
+    objective = Objective(
+        model,
+        params,
+        lambda p: torch.nn.functional.cross_entropy(functional_call(model, p, (images,)), labels),
+        "batchnorm classifier",
+    )
+    evaluator = LandscapeEvaluator(objective, random_directions(objective, 2, seed=1))
+    alphas = grid_alphas(grid_axes(2, 5, 0.5))
+    np.testing.assert_allclose(evaluator.batched(alphas), evaluator.per_point(alphas), rtol=1e-13)
+    assert torch.equal(model[1].running_var, running_var)
+
+
+def test_netcdf_round_trip_keeps_nan_coordinates_and_attributes(tmp_path):
+    from losstopo.landscape import LandscapeResult
+    from losstopo.landscape_file import landscape_dataset, read_landscape, write_landscape
+
+    axes = grid_axes(2, 5, 0.25)
+    loss = np.arange(25, dtype=float).reshape(5, 5)
+    loss[0, 1], loss[4, 4], loss[2, 0] = np.nan, np.inf, -np.inf
+    result = LandscapeResult(loss, axes, chunk_size=7, seconds=0.5)
+    gram = np.array([[1.0, 0.25], [0.25, 1.0]])
+    ds = landscape_dataset(
+        result,
+        np.array([3.0, 2.0]),
+        gram,
+        {
+            "distance": 0.25,
+            "normalization": "filter",
+            "bn_mode": "eval",
+            "problem_hparams": {"beta": 1.0},
+        },
+    )
+    write_landscape(ds, tmp_path / "l.nc")
+    back = read_landscape(tmp_path / "l.nc")
+    np.testing.assert_array_equal(back.loss.values, loss)  # NaN and ±inf survive as they are
+    assert back.attrs["n_nonfinite"] == 3
+    np.testing.assert_array_equal(back.a0.values, axes[0])
+    np.testing.assert_array_equal(back.a1.values, axes[1])
+    np.testing.assert_array_equal(back.attrs["eigenvalues"], [3.0, 2.0])
+    assert json.loads(back.attrs["direction_gram"]) == gram.tolist()
+    assert back.attrs["normalization"] == "filter" and back.attrs["distance"] == 0.25
+    assert json.loads(back.attrs["problem_hparams"]) == {"beta": 1.0}
+    assert back.a1.attrs["eigenvalue"] == 2.0
