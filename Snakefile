@@ -22,6 +22,7 @@ include: "rules/common.smk"
 include: "rules/pinn.smk"
 include: "rules/hessian.smk"
 include: "rules/landscape.smk"
+include: "rules/topology.smk"
 include: "rules/figures.smk"
 
 
@@ -30,4 +31,4 @@ rule all:
     input:
         rules.pinn_errors.output,
         rules.fig3_error_heatmap.output,
-        pinn_landscape_files(),
+        rules.topology_summary.output,

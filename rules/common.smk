@@ -75,6 +75,11 @@ def pinn_landscape_files():
     ]
 
 
+def pinn_topology_files():
+    """The merge tree of every configured landscape of every analysed PINN run."""
+    return [path.replace("landscape_", "topology_") for path in pinn_landscape_files()]
+
+
 def package_sources(*modules):
     """Package files a cheap rule depends on, so an edit to them re-runs the rule."""
     return [os.path.join(SRC, "losstopo", module) for module in modules]

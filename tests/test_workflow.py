@@ -137,6 +137,16 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
                 centre = landscape.loss.values[(resolution // 2,) * dims]
                 assert centre == pytest.approx(landscape.attrs["center_loss"], rel=1e-6)
                 assert (tmp_path / f"results/benchmarks/landscape/{name}_{dims}d.tsv").exists()
+                topology = xr.open_dataset(
+                    tmp_path / "results/pinn" / name / f"topology_{dims}d.nc"
+                )
+                assert topology.segmentation.shape == (resolution,) * dims
+                assert topology.attrs["connectivity"] == smoke["topology"]["connectivity"]
+                assert int(topology.arc_size.sum()) == resolution**dims
+    summary = pd.read_csv(tmp_path / "results/tables/topology_summary.csv")
+    n_analysed = len(smoke["pinn"]["analysis"]["cells"]) * len(smoke["pinn"]["analysis"]["seeds"])
+    assert len(summary) == n_analysed * len(smoke["landscape"]["grids"])
+    assert set(summary.dims) == {grid["dims"] for grid in smoke["landscape"]["grids"]}
     for suffix in ("png", "pdf"):
         assert (tmp_path / f"results/figures/fig3_error_heatmap.{suffix}").stat().st_size > 5_000
 

@@ -98,6 +98,14 @@ def _cmd_pinn_table(args: argparse.Namespace) -> None:
     log.info("wrote %d runs to %s", len(table), args.out)
 
 
+def _cmd_topology_table(args: argparse.Namespace) -> None:
+    from losstopo.tables import topology_table, write_csv_atomic
+
+    table = topology_table(args.topology, args.metrics)
+    write_csv_atomic(table, args.out)
+    log.info("wrote %d topologies to %s", len(table), args.out)
+
+
 def _cmd_figure_pinn_heatmap(args: argparse.Namespace) -> None:
     import pandas as pd
 
@@ -275,6 +283,93 @@ def _cmd_landscape(args: argparse.Namespace) -> None:
     )
 
 
+def _cmd_topology(args: argparse.Namespace) -> None:
+    from losstopo.atomic import ensure_writable_dir
+    from losstopo.landscape_file import read_landscape
+    from losstopo.provenance import base_provenance, source_provenance
+    from losstopo.topology.mergetree import merge_tree
+    from losstopo.topology.neighbors import grid_points
+    from losstopo.topology.simplify import absolute_threshold, simplify
+    from losstopo.topology.summary import summarize
+    from losstopo.topology.topology_file import topology_dataset, write_topology
+
+    if args.persistence_threshold < 0:
+        raise LosstopoError(
+            f"--persistence-threshold must be >= 0, got {args.persistence_threshold}"
+        )
+    if not 0 <= args.summary_threshold < 1:
+        raise LosstopoError(f"--summary-threshold must be in [0, 1), got {args.summary_threshold}")
+    landscape = read_landscape(args.landscape)
+    loss = landscape["loss"]
+    names = list(loss.dims)
+    points = None
+    if args.connectivity == "knn":
+        points = grid_points(loss.shape, [landscape[name].values for name in names])
+    out = Path(args.out)
+    ensure_writable_dir(out.parent)
+    tree = merge_tree(loss.values, args.connectivity, args.k, args.symmetrize, points)
+    threshold = absolute_threshold(tree, args.persistence_threshold, args.relative)
+    summary_threshold = absolute_threshold(tree, args.summary_threshold, True)
+    summary = summarize(tree, summary_threshold)
+    stored = simplify(tree, threshold)
+    stored_summary = summarize(stored, 0.0)
+    carried = {
+        key: landscape.attrs[key]
+        for key in (
+            "dims",
+            "resolution",
+            "distance",
+            "normalization",
+            "problem",
+            "problem_hparams",
+            "checkpoint_seed",
+            "eigenvalues",
+            "center_loss",
+            "n_nonfinite",
+            "source",
+        )
+        if key in landscape.attrs
+    }
+    attrs = {
+        **base_provenance(),
+        **source_provenance(args.landscape),
+        **{f"landscape_{key}": value for key, value in carried.items()},
+        "connectivity": args.connectivity,
+        "k": tree.k,
+        "symmetrize": tree.symmetrize,
+        "persistence_threshold": threshold,
+        "persistence_threshold_given": args.persistence_threshold,
+        "persistence_threshold_relative": bool(args.relative),
+        "summary_threshold_relative": args.summary_threshold,
+        "summary_threshold": summary_threshold,
+        "n_vertices": int(loss.size),
+        "n_minima": stored.n_minima,
+        "n_saddles": stored.n_saddles,
+        "n_components": tree.n_components,
+        "n_minima_raw": summary["n_minima"],
+        "n_saddles_raw": summary["n_saddles"],
+        "n_minima_above": summary["n_minima_above"],
+        "n_saddles_above": summary["n_saddles_above"],
+        "total_persistence": stored_summary["total_persistence"],
+        "mean_persistence": stored_summary["mean_persistence"],
+        "max_persistence": stored_summary["max_persistence"],
+        "persistence_entropy": stored_summary["persistence_entropy"],
+        "largest_basin_fraction": summary["largest_basin_fraction"],
+    }
+    coords = {name: landscape[name].values for name in names}
+    write_topology(topology_dataset(stored, names, coords, attrs), out)
+    log.info(
+        "%s: %d minima, %d saddles (%s; %d minima with persistence >= %.3g), %d components",
+        out,
+        tree.n_minima,
+        tree.n_saddles,
+        args.connectivity,
+        summary["n_minima_above"],
+        summary_threshold,
+        tree.n_components,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="losstopo", description=__doc__)
     parser.add_argument("--version", action="version", version=f"losstopo {__version__}")
@@ -435,11 +530,71 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runtime(p)
     p.set_defaults(func=_cmd_landscape)
 
+    p = sub.add_parser(
+        "topology",
+        help="merge tree of a landscape (persistence, segmentation)",
+        description="Sub-level-set merge tree of landscape.nc by the union-find "
+        "sweep, with persistence pairs, segmentation and summaries.",
+    )
+    p.add_argument("landscape", help="landscape.nc")
+    p.add_argument(
+        "--connectivity",
+        choices=("full", "freudenthal", "axis", "knn"),
+        default="full",
+        help="neighbourhood of a grid vertex: full (3^n-1), "
+        "freudenthal (2(2^n-1)), axis (2n) or knn (default: full)",
+    )
+    p.add_argument(
+        "--k",
+        type=_positive_int,
+        default=None,
+        help="neighbours for --connectivity knn (default: 4n)",
+    )
+    p.add_argument(
+        "--symmetrize",
+        choices=("mutual", "union"),
+        default="mutual",
+        help="k-NN graph symmetrisation (default: mutual)",
+    )
+    p.add_argument(
+        "--persistence-threshold",
+        type=float,
+        default=0.0,
+        help="remove branches with smaller persistence from the stored tree (default: 0, keep all)",
+    )
+    p.add_argument(
+        "--relative",
+        action="store_true",
+        help="read --persistence-threshold as a fraction of the value range",
+    )
+    p.add_argument(
+        "--summary-threshold",
+        type=float,
+        default=0.01,
+        help="relative persistence above which minima and saddles are counted "
+        "in the summaries (default: 0.01)",
+    )
+    p.add_argument("--out", required=True, help="output topology.nc")
+    _add_runtime(p, device=False)
+    p.set_defaults(func=_cmd_topology)
+
     p = sub.add_parser("pinn-table", help="collect PINN metrics into one tidy CSV")
     p.add_argument("metrics", nargs="+", help="metrics.json files")
     p.add_argument("--out", required=True, help="output CSV")
     _add_runtime(p, device=False)
     p.set_defaults(func=_cmd_pinn_table)
+
+    p = sub.add_parser("topology-table", help="collect topology summaries with run metrics")
+    p.add_argument("topology", nargs="+", help="topology.nc files")
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        required=True,
+        help="metrics.json of the runs (joined by run directory)",
+    )
+    p.add_argument("--out", required=True, help="output CSV")
+    _add_runtime(p, device=False)
+    p.set_defaults(func=_cmd_topology_table)
 
     fig = sub.add_parser("figure", help="draw a figure from cached artifacts")
     figsub = fig.add_subparsers(dest="figure", required=True, metavar="FIGURE")

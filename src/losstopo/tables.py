@@ -80,3 +80,62 @@ def mean_error_grid(table: pd.DataFrame, value: str = "relative_l2_error") -> pd
 
     grid = table.groupby(["lr", "beta"])[value].agg(cell_mean).unstack("beta")
     return grid.sort_index(ascending=False).sort_index(axis=1)
+
+
+TOPOLOGY_COLUMNS = [
+    "n_vertices",
+    "n_minima_raw",
+    "n_saddles_raw",
+    "n_minima_above",
+    "n_saddles_above",
+    "n_components",
+    "n_minima",
+    "n_saddles",
+    "total_persistence",
+    "mean_persistence",
+    "max_persistence",
+    "persistence_entropy",
+    "largest_basin_fraction",
+    "summary_threshold",
+    "persistence_threshold",
+]
+
+
+def topology_table(
+    topology_files: list[str | Path], metric_files: list[str | Path]
+) -> pd.DataFrame:
+    """One row per landscape topology, joined with its run's metrics by run directory."""
+    import xarray as xr
+
+    metrics = {Path(path).parent.resolve(): read_metrics(path) for path in metric_files}
+    rows = []
+    for path in topology_files:
+        path = Path(path)
+        if not path.is_file():
+            raise LosstopoError(f"topology file {path} does not exist")
+        with xr.open_dataset(path) as dataset:
+            attrs = dict(dataset.attrs)
+        run = metrics.get(path.parent.resolve())
+        if run is None:
+            raise LosstopoError(f"no metrics.json given for the run of {path}")
+        missing = [c for c in TOPOLOGY_COLUMNS if c not in attrs]
+        if missing:
+            raise LosstopoError(f"topology file {path} lacks attribute(s) {', '.join(missing)}")
+        rows.append(
+            {
+                "run": path.parent.name,
+                "beta": run["beta"],
+                "lr": run["lr"],
+                "seed": run["seed"],
+                "relative_l2_error": run["relative_l2_error"],
+                "dims": attrs.get("landscape_dims"),
+                "resolution": attrs.get("landscape_resolution"),
+                "distance": attrs.get("landscape_distance"),
+                "connectivity": attrs["connectivity"],
+                **{column: attrs[column] for column in TOPOLOGY_COLUMNS},
+            }
+        )
+    if not rows:
+        raise LosstopoError("no topology files given")
+    table = pd.DataFrame(rows)
+    return table.sort_values(["dims", "beta", "lr", "seed"], ascending=[True, True, False, True])

@@ -1,0 +1,1 @@
+"""Sub-level-set topology of landscapes: merge trees, persistence, summaries."""

@@ -1,0 +1,60 @@
+"""``topology.nc`` (DESIGN §4): a merge tree, its pairs and segmentation, with summaries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from losstopo.netcdf import open_checked, write_dataset_atomic
+from losstopo.topology.mergetree import MergeTree
+
+NODE_VARIABLES = [
+    "node_vertex",
+    "node_value",
+    "node_kind",
+    "node_parent",
+    "node_size",
+    "arc_size",
+    "arc_mean_loss",
+]
+PAIR_VARIABLES = ["birth", "death", "min_vertex", "saddle_vertex"]
+
+
+def topology_dataset(
+    tree: MergeTree, axis_names: list[str], coords: dict[str, np.ndarray], attrs: dict[str, Any]
+) -> xr.Dataset:
+    """Nodes, pairs and the per-vertex segmentation on the landscape's grid."""
+    node = {
+        "node_vertex": tree.node_vertex,
+        "node_value": tree.node_value,
+        "node_kind": tree.node_kind.astype(np.int8),
+        "node_parent": tree.node_parent,
+        "node_size": tree.node_size,
+        "arc_size": tree.arc_size,
+        "arc_mean_loss": tree.arc_mean_loss,
+    }
+    pair = {
+        "birth": tree.birth,
+        "death": tree.death,
+        "min_vertex": tree.pair_min,
+        "saddle_vertex": tree.pair_saddle,
+    }
+    data = {name: ("node", values) for name, values in node.items()}
+    data.update({name: ("pair", values) for name, values in pair.items()})
+    data["segmentation"] = (axis_names, tree.segmentation.reshape(tree.shape))
+    dataset = xr.Dataset(data, coords=coords, attrs=attrs)
+    dataset["node_kind"].attrs["flag_values"] = np.array([0, 1, 2], dtype=np.int8)
+    dataset["node_kind"].attrs["flag_meanings"] = "minimum saddle root"
+    dataset["segmentation"].attrs["long_name"] = "node whose arc holds each vertex"
+    return dataset
+
+
+def write_topology(dataset: xr.Dataset, path: str | Path) -> None:
+    write_dataset_atomic(dataset, path)
+
+
+def read_topology(path: str | Path) -> xr.Dataset:
+    return open_checked(path, [*NODE_VARIABLES, *PAIR_VARIABLES, "segmentation"], "topology")
