@@ -8,6 +8,9 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 validate(config, "config.schema.yaml")
 
 
@@ -32,3 +35,6 @@ rule all:
         rules.pinn_errors.output,
         rules.fig3_error_heatmap.output,
         rules.topology_summary.output,
+        rules.fig3_profiles.output,
+        rules.figA5_profiles_by_dimension.output,
+        rules.fig_topology_vs_error.output,

@@ -25,6 +25,13 @@ if len(LANDSCAPE_GRIDS) != len(config["landscape"]["grids"]):
     raise ValueError("config landscape.grids: each dimension may appear only once")
 
 
+for _dims in [config["figures"]["profile_dims"], *config["figures"]["compare_dims"]]:
+    if _dims not in LANDSCAPE_GRIDS:
+        raise ValueError(
+            f"config figures: a {_dims}-D profile needs a {_dims}-D entry in landscape.grids"
+        )
+
+
 def fmt_number(value):
     """Stable, lossless number formatting for paths: shortest round-trip repr, no '.0'.
 
@@ -78,6 +85,26 @@ def pinn_landscape_files():
 def pinn_topology_files():
     """The merge tree of every configured landscape of every analysed PINN run."""
     return [path.replace("landscape_", "topology_") for path in pinn_landscape_files()]
+
+
+def analysis_run_dirs():
+    """Run directories of the analysed PINN runs, rows = cells, columns = seeds."""
+    return [os.path.dirname(path) for path in pinn_analysis_files("metrics.json")]
+
+
+def profile_panel_files(dims_list):
+    """Topology, landscape and metrics files behind a profile grid."""
+    return [
+        f"{run}/{name}"
+        for run in analysis_run_dirs()
+        for dims in dims_list
+        for name in (f"topology_{dims}d.nc", f"landscape_{dims}d.nc", "metrics.json")
+    ]
+
+
+def profile_panels(dims_list):
+    """``RUN_DIR:DIMS`` arguments of ``losstopo figure profiles`` in row-major order."""
+    return " ".join(f"{run}:{dims}" for run in analysis_run_dirs() for dims in dims_list)
 
 
 def package_sources(*modules):

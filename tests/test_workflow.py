@@ -147,8 +147,14 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
     n_analysed = len(smoke["pinn"]["analysis"]["cells"]) * len(smoke["pinn"]["analysis"]["seeds"])
     assert len(summary) == n_analysed * len(smoke["landscape"]["grids"])
     assert set(summary.dims) == {grid["dims"] for grid in smoke["landscape"]["grids"]}
-    for suffix in ("png", "pdf"):
-        assert (tmp_path / f"results/figures/fig3_error_heatmap.{suffix}").stat().st_size > 5_000
+    for figure in (
+        "fig3_error_heatmap",
+        "fig3_profiles",
+        "figA5_profiles_by_dimension",
+        "topology_vs_error",
+    ):
+        for suffix in ("png", "pdf"):
+            assert (tmp_path / f"results/figures/{figure}.{suffix}").stat().st_size > 5_000
 
     # nothing declared is missing or out of date
     dry = _snakemake(["-n", "--configfile", str(REPO / "configs/smoke.yaml")], tmp_path)

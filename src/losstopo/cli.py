@@ -370,6 +370,38 @@ def _cmd_topology(args: argparse.Namespace) -> None:
     )
 
 
+def _cmd_figure_profiles(args: argparse.Namespace) -> None:
+    from losstopo.plots.common import save_figure
+    from losstopo.plots.figures import Panel, profile_grid
+
+    if args.columns < 1:
+        raise LosstopoError(f"--columns must be >= 1, got {args.columns}")
+    panels = [Panel.parse(text) for text in args.panels]
+    figure = profile_grid(
+        panels,
+        args.columns,
+        log_y=not args.linear,
+        threshold=args.threshold,
+        order=args.order,
+        title=args.title,
+    )
+    save_figure(figure, args.out)
+    log.info("wrote %s", ", ".join(args.out))
+
+
+def _cmd_figure_topology_vs_error(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from losstopo.plots.common import save_figure
+    from losstopo.plots.figures import topology_vs_error
+
+    path = Path(args.table)
+    if not path.is_file():
+        raise LosstopoError(f"table {path} does not exist")
+    save_figure(topology_vs_error(pd.read_csv(path)), args.out)
+    log.info("wrote %s", ", ".join(args.out))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="losstopo", description=__doc__)
     parser.add_argument("--version", action="version", version=f"losstopo {__version__}")
@@ -609,6 +641,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
     _add_runtime(p, device=False)
     p.set_defaults(func=_cmd_figure_pinn_heatmap)
+
+    p = figsub.add_parser("profiles", help="grid of topological landscape profiles")
+    p.add_argument(
+        "panels",
+        nargs="+",
+        help="RUN_DIR:DIMS per panel (row-major); each run directory holds "
+        "topology_<n>d.nc, landscape_<n>d.nc and metrics.json",
+    )
+    p.add_argument("--columns", type=int, required=True, help="panels per row")
+    p.add_argument("--linear", action="store_true", help="linear loss axis (default: log)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.0,
+        help="simplify each tree first: relative persistence threshold (default: 0)",
+    )
+    p.add_argument(
+        "--order",
+        choices=("width", "persistence"),
+        default="width",
+        help="order of sibling basins (default: width)",
+    )
+    p.add_argument("--title", default=None, help="figure title")
+    p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
+    _add_runtime(p, device=False)
+    p.set_defaults(func=_cmd_figure_profiles)
+
+    p = figsub.add_parser("topology-vs-error", help="topology summaries against relative error")
+    p.add_argument("table", help="topology_summary.csv")
+    p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
+    _add_runtime(p, device=False)
+    p.set_defaults(func=_cmd_figure_topology_vs_error)
     return parser
 
 

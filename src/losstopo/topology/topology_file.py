@@ -58,3 +58,36 @@ def write_topology(dataset: xr.Dataset, path: str | Path) -> None:
 
 def read_topology(path: str | Path) -> xr.Dataset:
     return open_checked(path, [*NODE_VARIABLES, *PAIR_VARIABLES, "segmentation"], "topology")
+
+
+def tree_from_files(topology_path: str | Path, landscape_path: str | Path) -> MergeTree:
+    """Rebuild a :class:`MergeTree` from ``topology.nc`` and the landscape it was computed on."""
+    from losstopo.errors import LosstopoError
+    from losstopo.landscape_file import read_landscape
+    from losstopo.topology.mergetree import finite_or_inf
+
+    topology = read_topology(topology_path)
+    landscape = read_landscape(landscape_path)
+    loss = landscape["loss"].values
+    if topology["segmentation"].shape != loss.shape:
+        raise LosstopoError(
+            f"{topology_path} does not match {landscape_path}: segmentation shape "
+            f"{topology['segmentation'].shape} vs landscape {loss.shape}"
+        )
+    return MergeTree(
+        shape=tuple(loss.shape),
+        values=finite_or_inf(loss),
+        node_vertex=topology["node_vertex"].values.astype(np.int64),
+        node_kind=topology["node_kind"].values.astype(np.int8),
+        node_parent=topology["node_parent"].values.astype(np.int64),
+        node_size=topology["node_size"].values.astype(np.int64),
+        arc_size=topology["arc_size"].values.astype(np.int64),
+        arc_mean_loss=topology["arc_mean_loss"].values,
+        pair_min=topology["min_vertex"].values.astype(np.int64),
+        pair_saddle=topology["saddle_vertex"].values.astype(np.int64),
+        segmentation=topology["segmentation"].values.ravel().astype(np.int64),
+        n_components=int(topology.attrs.get("n_components", 1)),
+        connectivity=str(topology.attrs.get("connectivity", "")),
+        k=int(topology.attrs.get("k", 0)),
+        symmetrize=str(topology.attrs.get("symmetrize", "")),
+    )

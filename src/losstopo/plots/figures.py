@@ -1,0 +1,155 @@
+"""Figure assembly from cached artifacts: profile grids and topology against performance."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from losstopo.errors import LosstopoError
+from losstopo.plots.profile import CMAP, draw_profile, shared_norm
+from losstopo.topology.profile import Profile, landscape_profile
+from losstopo.topology.simplify import absolute_threshold, simplify
+from losstopo.topology.topology_file import tree_from_files
+
+
+@dataclass
+class Panel:
+    """One profile panel: a run directory and a landscape dimension."""
+
+    run: Path
+    dims: int
+
+    @classmethod
+    def parse(cls, text: str) -> Panel:
+        run, _, dims = text.rpartition(":")
+        if not run or not dims.isdigit():
+            raise LosstopoError(f"panel {text!r} is not RUN_DIR:DIMS")
+        return cls(Path(run), int(dims))
+
+    def files(self) -> tuple[Path, Path, Path]:
+        return (
+            self.run / f"topology_{self.dims}d.nc",
+            self.run / f"landscape_{self.dims}d.nc",
+            self.run / "metrics.json",
+        )
+
+
+def panel_title(panel: Panel, metrics: dict) -> str:
+    return (
+        f"β={metrics['beta']:g}, lr={metrics['lr']:g}, seed {metrics['seed']} ({panel.dims}-D)\n"
+        f"rel. error {metrics['relative_l2_error']:.2g}"
+    )
+
+
+def profile_grid(
+    panels: list[Panel],
+    columns: int,
+    log_y: bool = True,
+    threshold: float = 0.0,
+    order: str = "width",
+    title: str | None = None,
+) -> Figure:
+    """Panels in row-major order, one shared colour scale, titles with each run's error."""
+    profiles: list[Profile] = []
+    titles = []
+    counts = []
+    for panel in panels:
+        topology, landscape, metrics_path = panel.files()
+        for path in (topology, landscape, metrics_path):
+            if not path.is_file():
+                raise LosstopoError(f"{path} does not exist")
+        tree = tree_from_files(topology, landscape)
+        if threshold > 0:
+            tree = simplify(tree, absolute_threshold(tree, threshold, relative=True))
+        profiles.append(landscape_profile(tree, order=order))
+        metrics = json.loads(metrics_path.read_text())
+        titles.append(panel_title(panel, metrics))
+        counts.append((tree.n_minima, tree.n_saddles, tree.connectivity))
+    rows = math.ceil(len(panels) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.9 * rows), squeeze=False)
+    norm = shared_norm(profiles, log=log_y)
+    for index, ax in enumerate(axes.ravel()):
+        if index >= len(profiles):
+            ax.set_visible(False)
+            continue
+        draw_profile(ax, profiles[index], norm, log_y=log_y, show_x=index // columns == rows - 1)
+        minima, saddles, connectivity = counts[index]
+        ax.set_title(titles[index], fontsize=8)
+        ax.text(
+            0.02,
+            0.97,
+            f"{minima} min, {saddles} sad ({connectivity})",
+            transform=ax.transAxes,
+            fontsize=6.5,
+            va="top",
+        )
+        if index % columns == 0:
+            ax.set_ylabel("loss")
+    mappable = plt.cm.ScalarMappable(norm=norm, cmap=CMAP)
+    fig.colorbar(mappable, ax=axes.ravel().tolist(), shrink=0.8, label="mean loss of arc")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def topology_vs_error(table: pd.DataFrame) -> Figure:
+    """#minima, #saddles (above the summary threshold) and mean persistence vs error."""
+    needed = [
+        "relative_l2_error",
+        "n_minima_above",
+        "n_saddles_above",
+        "mean_persistence",
+        "dims",
+        "beta",
+        "lr",
+    ]
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise LosstopoError(f"topology table lacks column(s) {', '.join(missing)}")
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+    cells = sorted({(b, lr) for b, lr in zip(table.beta, table.lr, strict=True)})
+    markers = {d: m for d, m in zip(sorted(table.dims.unique()), "os^Dv", strict=False)}
+    colours = plt.cm.viridis(np.linspace(0, 0.9, max(len(cells), 1)))
+    for ax, column, label in zip(
+        axes,
+        ["n_minima_above", "n_saddles_above", "mean_persistence"],
+        [
+            "minima (persistence ≥ 1 % of range)",
+            "saddles (persistence ≥ 1 % of range)",
+            "mean persistence",
+        ],
+        strict=True,
+    ):
+        for colour, (beta, lr) in zip(colours, cells, strict=True):
+            for dims, marker in markers.items():
+                rows = table[(table.beta == beta) & (table.lr == lr) & (table.dims == dims)]
+                if rows.empty:
+                    continue
+                ax.scatter(
+                    rows.relative_l2_error,
+                    rows[column],
+                    color=colour,
+                    marker=marker,
+                    label=f"β={beta:g}, lr={lr:g}, {dims}-D",
+                    s=28,
+                )
+        ax.set_xscale("log")
+        ax.set_xlabel("relative L2 error")
+        ax.set_ylabel(label)
+        if column == "mean_persistence" and (table[column] > 0).all():
+            ax.set_yscale("log")
+    correlation = table[["relative_l2_error", "n_minima_above"]].corr(method="spearman").iloc[0, 1]
+    fig.suptitle(
+        f"Topology vs error (Spearman ρ of error and #minima: {correlation:.2f})", fontsize=10
+    )
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center right", fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0, 0.82, 0.95))
+    return fig

@@ -1,0 +1,172 @@
+"""Topological landscape profiles: geometry as data (no pixels) and rendering."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matplotlib.image import imread
+
+from losstopo.topology.mergetree import MINIMUM, SADDLE, merge_tree
+from losstopo.topology.profile import landscape_profile
+
+
+def check_geometry(tree, profile):
+    n = len(tree.values)
+    roots = np.flatnonzero(tree.node_parent < 0)
+    assert profile.width == n == sum(tree.node_size[r] for r in roots)
+    assert len(profile.polygons) == len(tree.node_vertex) - len(roots)  # one per arc
+    assert len(profile.minima) == tree.n_minima
+    assert len(profile.saddles) == tree.n_saddles
+    by_node = {poly.node: poly for poly in profile.polygons}
+    for poly in profile.polygons:
+        node = poly.node
+        top = poly.y == poly.upper
+        # top width = the node's width = its slot
+        assert poly.x[top].max() - poly.x[top].min() == pytest.approx(tree.node_size[node])
+        assert poly.slot[1] - poly.slot[0] == pytest.approx(tree.node_size[node])
+        assert poly.x.min() >= poly.slot[0] - 1e-9 and poly.x.max() <= poly.slot[1] + 1e-9
+        # y-range = [lower node value, upper node value]
+        assert poly.y.min() == poly.lower == tree.node_value[node]
+        assert poly.y.max() == poly.upper == tree.node_value[tree.node_parent[node]]
+        # symmetric about the centre, widths never decrease with y
+        half = len(poly.x) // 2
+        right_x, right_y = poly.x[:half], poly.y[:half]
+        assert np.all(np.diff(right_y) >= 0) and np.all(np.diff(right_x) >= -1e-9)
+        np.testing.assert_allclose(poly.x[half:][::-1] + right_x, 2 * poly.center)
+    # siblings are disjoint and inside the parent's children block, centred under it
+    for parent in range(len(tree.node_vertex)):
+        kids = [k for k in np.flatnonzero(tree.node_parent == parent)]
+        if not kids:
+            continue
+        slots = sorted(by_node[k].slot for k in kids)
+        for left, right in pairwise(slots):
+            assert left[1] <= right[0] + 1e-9
+        block = sum(tree.node_size[k] for k in kids)
+        if parent in by_node:
+            centre = by_node[parent].center
+        else:  # a root: its slot is the component's extent
+            centre = np.mean([slots[0][0], slots[-1][1]])
+        assert slots[0][0] == pytest.approx(centre - block / 2)
+        assert slots[-1][1] == pytest.approx(centre + block / 2)
+        # widest first, left to right
+        widths = [tree.node_size[k] for k in sorted(kids, key=lambda k: by_node[k].slot[0])]
+        assert widths == sorted(widths, reverse=True)
+
+
+@pytest.mark.parametrize("shape", [(30,), (10, 10), (6, 5, 4)])
+@pytest.mark.parametrize("connectivity", ["full", "axis"])
+def test_profile_geometry_invariants(shape, connectivity):
+    values = np.random.default_rng(sum(shape)).random(shape)
+    tree = merge_tree(values, connectivity)
+    check_geometry(tree, landscape_profile(tree))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 9), min_size=1, max_size=40))
+def test_profile_geometry_on_generated_arrays(values):
+    tree = merge_tree(np.asarray(values, dtype=float), "axis")
+    check_geometry(tree, landscape_profile(tree))
+
+
+def test_two_wells_give_two_basins_and_one_saddle():
+    # wells at x = 1 (depth 0) and x = 5 (depth 1), saddle at x = 3 (value 3)
+    values = np.array([4.0, 0.0, 1.0, 3.0, 2.0, 1.0, 2.0, 5.0])
+    tree = merge_tree(values, "axis")
+    profile = landscape_profile(tree)
+    assert sorted(profile.minima[:, 1]) == [0.0, 1.0]
+    assert profile.saddles[:, 1].tolist() == [3.0]
+    basins = [p for p in profile.polygons if tree.node_kind[p.node] == MINIMUM]
+    assert len(basins) == 2
+    sizes = sorted(tree.node_size[p.node] for p in basins)
+    assert sizes == [2, 3]  # {1, 2} and {4, 5, 6}
+    # the saddle sits at the centre of the block holding both basins
+    saddle = next(p for p in profile.polygons if tree.node_kind[p.node] == SADDLE)
+    assert profile.saddles[0, 0] == pytest.approx(saddle.center)
+    assert saddle.lower == 3.0 and saddle.upper == 5.0
+    # the bigger basin (the right well, 3 vertices) is placed first
+    left, right = sorted(basins, key=lambda p: p.slot[0])
+    assert tree.node_size[left.node] == 3 and left.lower == 1.0
+    assert tree.node_size[right.node] == 2 and right.lower == 0.0
+
+
+def test_persistence_order_puts_the_deepest_branch_first():
+    values = np.array([4.0, 0.0, 1.0, 3.0, 2.0, 1.0, 2.0, 5.0])
+    tree = merge_tree(values, "axis")
+    profile = landscape_profile(tree, order="persistence")
+    basins = sorted(
+        (p for p in profile.polygons if tree.node_kind[p.node] == MINIMUM), key=lambda p: p.slot[0]
+    )
+    assert basins[0].lower == 0.0  # the essential (global) minimum first
+
+
+def three_well_field(side: int = 31) -> np.ndarray:
+    x, y = np.meshgrid(np.linspace(-1, 1, side), np.linspace(-1, 1, side), indexing="ij")
+    wells = [(-0.5, -0.5, 1.0), (0.5, -0.4, 0.8), (0.0, 0.55, 0.6)]
+    return 2.0 - sum(d * np.exp(-((x - a) ** 2 + (y - b) ** 2) / 0.08) for a, b, d in wells)
+
+
+def test_profile_of_three_wells_has_three_filled_basins(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from losstopo.plots.common import save_figure
+    from losstopo.plots.profile import draw_profile, shared_norm
+
+    tree = merge_tree(three_well_field(), "full")
+    assert tree.n_minima == 3 and tree.n_saddles == 2
+    profile = landscape_profile(tree)
+    fig, ax = plt.subplots()
+    collection = draw_profile(ax, profile, shared_norm([profile], log=False))
+    paths = collection.get_paths()
+    basins = [p for p in profile.polygons if tree.node_kind[p.node] == MINIMUM]
+    assert len(paths) == len(profile.polygons) == 5 and len(basins) == 3  # 3 minima + 2 saddles
+    # three separate basins: their slots do not overlap
+    slots = sorted(p.slot for p in basins)
+    assert all(a[1] <= b[0] for a, b in pairwise(slots))
+    assert len(collection.get_array()) == 5  # every polygon is filled by its arc's mean loss
+    out = tmp_path / "profile.png"
+    save_figure(fig, [out])
+    image = imread(out)
+    assert image.shape[0] > 100 and np.std(image[..., :3]) > 0.05
+
+
+def test_profile_figure_cli(tmp_path, capsys):
+    """`losstopo figure profiles` from cached files, and its error for a bad panel."""
+    import json
+
+    from losstopo.cli import main
+    from losstopo.landscape import LandscapeResult, grid_axes
+    from losstopo.landscape_file import landscape_dataset, write_landscape
+
+    run = tmp_path / "run"
+    run.mkdir()
+    field = three_well_field(15)
+    result = LandscapeResult(field, grid_axes(2, 15, 1.0), chunk_size=1, seconds=1.0)
+    write_landscape(
+        landscape_dataset(result, np.array([2.0, 1.0]), np.eye(2), {}), run / "landscape_2d.nc"
+    )
+    (run / "metrics.json").write_text(
+        json.dumps({"beta": 1.0, "lr": 1.0, "seed": 0, "relative_l2_error": 0.01})
+    )
+    assert (
+        main(["topology", str(run / "landscape_2d.nc"), "--out", str(run / "topology_2d.nc")]) == 0
+    )
+    out = tmp_path / "profiles.png"
+    assert (
+        main(["figure", "profiles", f"{run}:2", f"{run}:2", "--columns", "2", "--out", str(out)])
+        == 0
+    )
+    assert imread(out).shape[1] > 400
+    assert (
+        main(["figure", "profiles", f"{run}:3", "--columns", "1", "--out", str(tmp_path / "x.png")])
+        == 2
+    )
+    assert "topology_3d.nc does not exist" in capsys.readouterr().err
+    assert (
+        main(["figure", "profiles", str(run), "--columns", "1", "--out", str(tmp_path / "x.png")])
+        == 2
+    )
+    assert "is not RUN_DIR:DIMS" in capsys.readouterr().err
