@@ -170,3 +170,37 @@ def test_profile_figure_cli(tmp_path, capsys):
         == 2
     )
     assert "is not RUN_DIR:DIMS" in capsys.readouterr().err
+
+
+def test_landscape_2d_figure(tmp_path, capsys):
+    from losstopo.cli import main
+    from losstopo.landscape import LandscapeResult, grid_axes
+    from losstopo.landscape_file import landscape_dataset, write_landscape
+
+    field = three_well_field(21)
+    path = tmp_path / "landscape_2d.nc"
+    result = LandscapeResult(field, grid_axes(2, 21, 1.0), chunk_size=1, seconds=1.0)
+    write_landscape(landscape_dataset(result, np.array([2.0, 1.0]), np.eye(2), {}), path)
+    assert main(["topology", str(path), "--out", str(tmp_path / "topology_2d.nc")]) == 0
+    out = tmp_path / "l2d.png"
+    assert (
+        main(
+            [
+                "figure",
+                "landscape-2d",
+                str(path),
+                "--topology",
+                str(tmp_path / "topology_2d.nc"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    image = imread(out)
+    assert image.shape[0] > 200 and np.std(image[..., :3]) > 0.05
+    three = tmp_path / "landscape_3d.nc"
+    result3 = LandscapeResult(np.ones((3, 3, 3)), grid_axes(3, 3, 1.0), chunk_size=1, seconds=1.0)
+    write_landscape(landscape_dataset(result3, np.ones(3), np.eye(3), {}), three)
+    assert main(["figure", "landscape-2d", str(three), "--out", str(out)]) == 2
+    assert "needs 2 axes" in capsys.readouterr().err

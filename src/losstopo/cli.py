@@ -402,6 +402,36 @@ def _cmd_figure_topology_vs_error(args: argparse.Namespace) -> None:
     log.info("wrote %s", ", ".join(args.out))
 
 
+def _cmd_figure_landscape_2d(args: argparse.Namespace) -> None:
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from losstopo.landscape_file import read_landscape
+    from losstopo.plots.common import save_figure
+    from losstopo.plots.landscape2d import draw_landscape_2d, landscape_norm
+
+    landscape = read_landscape(args.landscape)
+    minima = None
+    if args.topology:
+        from losstopo.topology.mergetree import MINIMUM
+        from losstopo.topology.topology_file import read_topology
+
+        topology = read_topology(args.topology)
+        vertices = topology.node_vertex.values[topology.node_kind.values == MINIMUM]
+        shape = landscape["loss"].shape
+        i, j = np.unravel_index(vertices, shape)
+        names = list(landscape["loss"].dims)
+        minima = np.column_stack([landscape[names[0]].values[i], landscape[names[1]].values[j]])
+    fig, ax = plt.subplots(figsize=(4.6, 4))
+    norm = landscape_norm(landscape["loss"].values, log=not args.linear)
+    contours = draw_landscape_2d(ax, landscape, norm, mark_minima=minima)
+    fig.colorbar(contours, ax=ax, label="loss")
+    if args.title:
+        ax.set_title(args.title, fontsize=9)
+    save_figure(fig, args.out)
+    log.info("wrote %s", ", ".join(args.out))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="losstopo", description=__doc__)
     parser.add_argument("--version", action="version", version=f"losstopo {__version__}")
@@ -667,6 +697,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
     _add_runtime(p, device=False)
     p.set_defaults(func=_cmd_figure_profiles)
+
+    p = figsub.add_parser("landscape-2d", help="filled contours of a 2-D landscape")
+    p.add_argument("landscape", help="a 2-D landscape.nc")
+    p.add_argument("--topology", default=None, help="its topology.nc, to mark the minima")
+    p.add_argument("--linear", action="store_true", help="linear colour scale (default: log)")
+    p.add_argument("--title", default=None, help="figure title")
+    p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
+    _add_runtime(p, device=False)
+    p.set_defaults(func=_cmd_figure_landscape_2d)
 
     p = figsub.add_parser("topology-vs-error", help="topology summaries against relative error")
     p.add_argument("table", help="topology_summary.csv")
