@@ -100,7 +100,7 @@ def profile_grid(
 
 
 def topology_vs_error(table: pd.DataFrame) -> Figure:
-    """#minima, #saddles (above the summary threshold) and mean persistence vs error."""
+    """#minima (all, and above the summary threshold) and mean persistence vs error."""
     needed = [
         "relative_l2_error",
         "n_minima_above",
