@@ -100,33 +100,22 @@ def profile_grid(
 
 
 def topology_vs_error(table: pd.DataFrame) -> Figure:
-    """#minima (all, and above the summary threshold) and mean persistence vs error."""
-    needed = [
-        "relative_l2_error",
-        "n_minima_above",
-        "n_saddles_above",
-        "mean_persistence",
-        "dims",
-        "beta",
-        "lr",
-    ]
+    """#minima, #saddles, #minima above the summary threshold and mean persistence vs error."""
+    panels = {
+        "n_minima_raw": "minima (all)",
+        "n_saddles_raw": "saddles (all)",
+        "n_minima_above": "minima above the summary threshold",
+        "mean_persistence": "mean persistence",
+    }
+    needed = ["relative_l2_error", "dims", "beta", "lr", *panels]
     missing = [c for c in needed if c not in table.columns]
     if missing:
         raise LosstopoError(f"topology table lacks column(s) {', '.join(missing)}")
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.5 * len(panels), 3.4))
     cells = sorted({(b, lr) for b, lr in zip(table.beta, table.lr, strict=True)})
-    markers = {d: m for d, m in zip(sorted(table.dims.unique()), "os^Dv", strict=False)}
+    markers = dict(zip(sorted(table.dims.unique()), "os^Dv", strict=False))
     colours = plt.cm.viridis(np.linspace(0, 0.9, max(len(cells), 1)))
-    for ax, column, label in zip(
-        axes,
-        ["n_minima_above", "n_saddles_above", "mean_persistence"],
-        [
-            "minima (persistence ≥ 1 % of range)",
-            "saddles (persistence ≥ 1 % of range)",
-            "mean persistence",
-        ],
-        strict=True,
-    ):
+    for ax, (column, label) in zip(axes, panels.items(), strict=True):
         for colour, (beta, lr) in zip(colours, cells, strict=True):
             for dims, marker in markers.items():
                 rows = table[(table.beta == beta) & (table.lr == lr) & (table.dims == dims)]
@@ -145,11 +134,18 @@ def topology_vs_error(table: pd.DataFrame) -> Figure:
         ax.set_ylabel(label)
         if column == "mean_persistence" and (table[column] > 0).all():
             ax.set_yscale("log")
-    correlation = table[["relative_l2_error", "n_minima_above"]].corr(method="spearman").iloc[0, 1]
+
+    def spearman(column: str) -> str:
+        rho = table[["relative_l2_error", column]].corr(method="spearman").iloc[0, 1]
+        return f"{rho:.2f}" if np.isfinite(rho) else "n/a"
+
     fig.suptitle(
-        f"Topology vs error (Spearman ρ of error and #minima: {correlation:.2f})", fontsize=10
+        f"Topology vs error ({len(table)} landscapes; Spearman ρ with error: minima "
+        f"{spearman('n_minima_raw')}, saddles {spearman('n_saddles_raw')}, minima above "
+        f"threshold {spearman('n_minima_above')})",
+        fontsize=10,
     )
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center right", fontsize=7, frameon=False)
-    fig.tight_layout(rect=(0, 0, 0.82, 0.95))
+    fig.tight_layout(rect=(0, 0, 0.87, 0.95))
     return fig
