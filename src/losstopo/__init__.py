@@ -1,4 +1,20 @@
-"""losstopo: topological landscape profiles of neural-network loss functions."""
+"""losstopo: topological landscape profiles of neural-network loss functions.
+
+Reproduces Geniesse et al., "Visualizing Loss Functions as Topological Landscape Profiles"
+(arXiv 2411.12136) and applies the same analysis to any PyTorch model:
+
+- ``Objective.from_module(model, loss_fn, (inputs, targets))`` — the loss on a fixed batch
+  as a pure function of the parameters (BatchNorm in eval mode).
+- ``hessian_eigenpairs(objective, k)`` — top-k Hessian eigenpairs (exact HVPs, Lanczos).
+- ``normalized_directions(objective, vectors)`` — scale directions against θ (layer/filter).
+- ``random_directions(objective, n, seed)`` — filter-normalised random directions.
+- ``direction_between(objective, other_params)`` — the direction to another checkpoint.
+- ``sample_landscape(objective, directions, resolution, distance)`` — the loss on the
+  grid θ + Σ aᵢ dᵢ as an xarray Dataset (the contents of ``landscape.nc``).
+- ``merge_tree(landscape)`` — the sub-level-set merge tree (``.pairs``, ``.to_dataset()``).
+- ``landscape_profile(tree)`` — the topological landscape profile as polygons and markers.
+- ``plot_profile(profile_or_tree)`` — draw a profile with matplotlib.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -7,4 +23,27 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+from losstopo.api import (
+    direction_between,
+    hessian_eigenpairs,
+    landscape_profile,
+    merge_tree,
+    normalized_directions,
+    plot_profile,
+    random_directions,
+    sample_landscape,
+)
+from losstopo.objective import Objective
+
+__all__ = [
+    "Objective",
+    "__version__",
+    "direction_between",
+    "hessian_eigenpairs",
+    "landscape_profile",
+    "merge_tree",
+    "normalized_directions",
+    "plot_profile",
+    "random_directions",
+    "sample_landscape",
+]

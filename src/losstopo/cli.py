@@ -131,9 +131,9 @@ def _positive_float(text: str) -> float:
 
 
 def _cmd_hessian(args: argparse.Namespace) -> None:
+    from losstopo.api import hessian_eigenpairs
     from losstopo.atomic import ensure_writable_dir
     from losstopo.checkpoint import load_checkpoint, load_objective
-    from losstopo.hessian import HVPOperator, lanczos, power_iteration
     from losstopo.hessian_file import hessian_dataset, write_hessian
     from losstopo.provenance import base_provenance, source_provenance
     from losstopo.runtime import resolve_device, resolve_dtype, set_threads
@@ -150,13 +150,17 @@ def _cmd_hessian(args: argparse.Namespace) -> None:
         )
     out = Path(args.out)
     ensure_writable_dir(out.parent)
-    hvp = HVPOperator(objective)
-    if args.method == "lanczos":
-        result = lanczos(hvp, args.top_k, args.which, args.tol, args.max_hvp, args.seed)
-    else:
-        if args.which != "LM":
-            raise LosstopoError("--method power finds largest-magnitude pairs only (--which LM)")
-        result = power_iteration(hvp, args.top_k, args.tol, args.max_iter, seed=args.seed)
+    result = hessian_eigenpairs(
+        objective,
+        args.top_k,
+        args.method,
+        args.which,
+        args.tol,
+        args.max_hvp,
+        args.max_iter,
+        args.seed,
+        show_progress=True,
+    )
     for index in range(args.top_k):
         if not result.converged[index]:
             log.warning(
@@ -193,15 +197,15 @@ def _cmd_hessian(args: argparse.Namespace) -> None:
 
 def _cmd_landscape(args: argparse.Namespace) -> None:
     import numpy as np
-    import torch
 
+    from losstopo.api import sample_landscape
     from losstopo.atomic import ensure_writable_dir
     from losstopo.checkpoint import load_checkpoint, load_objective
-    from losstopo.directions import cosine_gram, hessian_directions
+    from losstopo.directions import hessian_directions
     from losstopo.hessian_file import read_hessian
-    from losstopo.landscape import grid_axes, sample_landscape
-    from losstopo.landscape_file import landscape_dataset, write_landscape
-    from losstopo.provenance import base_provenance, sha256_of, source_provenance
+    from losstopo.landscape import grid_axes
+    from losstopo.landscape_file import write_landscape
+    from losstopo.provenance import sha256_of, source_provenance
     from losstopo.runtime import resolve_device, resolve_dtype, set_threads
 
     grid_axes(args.dims, args.resolution, args.distance)  # validate before any work
@@ -221,39 +225,16 @@ def _cmd_landscape(args: argparse.Namespace) -> None:
         )
     out = Path(args.out)
     ensure_writable_dir(out.parent)
-    with torch.no_grad():
-        center_loss = float(objective())
-    result = sample_landscape(
-        objective,
-        directions,
-        args.resolution,
-        args.distance,
-        chunk_size=args.chunk_size,
-        memory_budget_mb=args.memory_budget,
-    )
-    gram = cosine_gram(directions)
     attrs = {
-        **base_provenance(),
         **source_provenance(args.checkpoint),
         "directions": str(args.directions),
         "directions_sha256": sha256_of(args.directions),
         "directions_kind": f"hessian eigenvectors ({hessian.attrs.get('method', '?')}, "
         f"which={hessian.attrs.get('which', '?')})",
         "direction_residuals": np.asarray(hessian.residual.values[: args.dims], dtype=float),
-        "distance": args.distance,
-        "normalization": args.normalization,
-        "center_loss": center_loss,
-        "theta_norm": float(objective.theta().double().norm()),
-        "direction_norms": directions.double().norm(dim=1).cpu().numpy(),
-        "bn_mode": args.bn_mode,
-        "objective": objective.description,
         "problem": str(checkpoint["problem"]),
         "problem_hparams": checkpoint["hparams"],
         "checkpoint_seed": int(checkpoint["seed"]),
-        "memory_budget_mb": args.memory_budget,
-        "dtype": args.dtype,
-        "device": str(device),
-        "threads": args.threads,
         "description": (
             f"loss at theta + sum_i a_i d_i on a {args.resolution}^{args.dims} grid; d_i = "
             f"Hessian eigenvector i of {args.directions}, normalised ({args.normalization}) "
@@ -261,25 +242,38 @@ def _cmd_landscape(args: argparse.Namespace) -> None:
             f"[-{args.distance:g}, {args.distance:g}]"
         ),
     }
-    dataset = landscape_dataset(result, eigenvalues, gram, attrs)
+    dataset = sample_landscape(
+        objective,
+        directions,
+        args.resolution,
+        args.distance,
+        eigenvalues=eigenvalues,
+        normalization=args.normalization,
+        chunk_size=args.chunk_size,
+        memory_budget_mb=args.memory_budget,
+        attrs=attrs,
+        show_progress=True,
+    )
     write_landscape(dataset, out)
-    if dataset.attrs["n_nonfinite"]:
+    info = dataset.attrs
+    if info["n_nonfinite"]:
         log.warning(
             "%d of %d landscape values are not finite (kept as computed)",
-            dataset.attrs["n_nonfinite"],
-            result.loss.size,
+            info["n_nonfinite"],
+            info["n_points"],
         )
+    loss = dataset["loss"].values
     log.info(
         "%s: %d^%d points in %.1f s (%.0f points/s, chunk %d), loss %.4g..%.4g, centre %.6g",
         out,
         args.resolution,
         args.dims,
-        result.seconds,
-        result.points_per_second,
-        result.chunk_size,
-        float(np.nanmin(result.loss)),
-        float(np.nanmax(result.loss)),
-        center_loss,
+        info["seconds"],
+        info["points_per_second"],
+        info["chunk_size"],
+        float(np.nanmin(loss)),
+        float(np.nanmax(loss)),
+        info["center_loss"],
     )
 
 
@@ -718,6 +712,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a subcommand; user errors become one line on stderr and exit status 2."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    import matplotlib
+
+    matplotlib.use("Agg")  # figures are files; never open a window
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], None] = args.func

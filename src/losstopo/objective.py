@@ -33,6 +33,36 @@ class Objective:
     """Optional fast path: losses at a stack of flat parameter vectors (M × P) → (M,).
     When absent, batched evaluation uses ``vmap`` over ``loss_fn``."""
 
+    @classmethod
+    def from_module(
+        cls,
+        model: nn.Module,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        batch: tuple[torch.Tensor, torch.Tensor],
+        description: str | None = None,
+    ) -> Objective:
+        """The loss ``loss_fn(model(inputs), targets)`` on one fixed batch, as a function of
+        the model's parameters (its current values are θ).
+
+        The model is put in eval mode: BatchNorm uses its running statistics, which stay
+        fixed, so the objective is a pure function of the parameters (as the landscapes of
+        the paper assume). Buffers are taken from the module as they are.
+        """
+        from torch.func import functional_call
+
+        inputs, targets = batch
+        model = model.eval()
+        params = {name: p.detach().clone() for name, p in model.named_parameters()}
+
+        def loss(p: Params) -> torch.Tensor:
+            return loss_fn(functional_call(model, p, (inputs,)), targets)
+
+        text = description or (
+            f"{type(model).__name__} loss {getattr(loss_fn, '__name__', 'loss')} on a fixed "
+            f"batch of {len(inputs)} examples (eval mode)"
+        )
+        return cls(model, params, loss, text)
+
     def __call__(self, params: Params | None = None) -> torch.Tensor:
         """Evaluate the loss at ``params`` (θ when omitted)."""
         return self.loss_fn(self.params if params is None else params)

@@ -1,5 +1,1 @@
 """Figures. Pure drawing: every number comes from cached artifacts."""
-
-import matplotlib
-
-matplotlib.use("Agg")

@@ -229,6 +229,36 @@ class MergeTree:
         return self.death - self.birth
 
     @property
+    def pairs(self):
+        """Persistence pairs as a table: birth, death, persistence, min and saddle vertex."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "birth": self.birth,
+                "death": self.death,
+                "persistence": self.persistence,
+                "min_vertex": self.pair_min,
+                "saddle_vertex": self.pair_saddle,
+            }
+        )
+
+    def to_dataset(self, attrs: dict | None = None, coords: dict | None = None):
+        """The ``topology.nc`` dataset of this tree (axes named a0, a1, …)."""
+        from losstopo.topology.topology_file import topology_dataset
+
+        names = [f"a{i}" for i in range(len(self.shape))]
+        base = {
+            "connectivity": self.connectivity,
+            "k": self.k,
+            "symmetrize": self.symmetrize,
+            "n_minima": self.n_minima,
+            "n_saddles": self.n_saddles,
+            "n_components": self.n_components,
+        }
+        return topology_dataset(self, names, coords or {}, {**base, **(attrs or {})})
+
+    @property
     def n_minima(self) -> int:
         return int(np.count_nonzero(self.node_kind == MINIMUM))
 

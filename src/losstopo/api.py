@@ -1,0 +1,211 @@
+"""The public Python API: the paper's analysis for any model, without Snakemake.
+
+The command line and the workflow use these same functions, so the API and the CLI give
+identical numbers for the same inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import xarray as xr
+from matplotlib.axes import Axes
+
+from losstopo.directions import NORMALIZATIONS, cosine_gram, normalize_direction
+from losstopo.errors import LosstopoError
+from losstopo.hessian import EigenResult, HVPOperator, lanczos, power_iteration
+from losstopo.landscape import sample_landscape as _sample_grid
+from losstopo.landscape_file import landscape_dataset
+from losstopo.objective import Objective, Params
+from losstopo.plots.profile import draw_profile, shared_norm
+from losstopo.provenance import base_provenance
+from losstopo.topology.mergetree import MergeTree
+from losstopo.topology.mergetree import merge_tree as _merge_tree_array
+from losstopo.topology.neighbors import grid_points
+from losstopo.topology.profile import Profile
+from losstopo.topology.profile import landscape_profile as _profile_of_tree
+from losstopo.topology.simplify import absolute_threshold, simplify
+
+BIAS_BN_POLICIES = ("zero", "keep")
+
+
+def hessian_eigenpairs(
+    objective: Objective,
+    k: int,
+    method: str = "lanczos",
+    which: str = "LM",
+    tol: float = 1e-4,
+    max_hvp: int = 1000,
+    max_iter: int = 100,
+    seed: int = 0,
+    show_progress: bool = False,
+) -> EigenResult:
+    """Top-k Hessian eigenpairs of ``objective`` at θ by exact Hessian-vector products."""
+    hvp = HVPOperator(objective)
+    if method == "lanczos":
+        return lanczos(hvp, k, which, tol, max_hvp, seed, show_progress=show_progress)
+    if method == "power":
+        if which != "LM":
+            raise LosstopoError("power iteration finds largest-magnitude pairs only (which='LM')")
+        return power_iteration(hvp, k, tol, max_iter, seed=seed, show_progress=show_progress)
+    raise LosstopoError(f"unknown method {method!r} (choose lanczos or power)")
+
+
+def normalized_directions(
+    objective: Objective, vectors: torch.Tensor | list[Params], normalization: str = "layer"
+) -> torch.Tensor:
+    """Scale directions (rows of an n × P tensor, or parameter dicts) against θ."""
+    if normalization not in NORMALIZATIONS:
+        raise LosstopoError(
+            f"unknown normalization {normalization!r} (choose {', '.join(NORMALIZATIONS)})"
+        )
+    theta = objective.params
+    reference = objective.theta()
+    rows = []
+    for vector in vectors:
+        direction = (
+            vector
+            if isinstance(vector, dict)
+            else objective.unflatten(
+                torch.as_tensor(vector, dtype=reference.dtype, device=reference.device)
+            )
+        )
+        rows.append(objective.flatten(normalize_direction(direction, theta, normalization)))
+    return torch.stack(rows)
+
+
+def random_directions(
+    objective: Objective,
+    n: int,
+    seed: int = 0,
+    normalization: str = "filter",
+    bias_bn: str = "zero",
+) -> torch.Tensor:
+    """``n`` seeded Gaussian directions, filter-normalised as in Li et al. (2018).
+
+    ``bias_bn='zero'`` (Li et al.'s default) sets the direction to zero on every 1-D
+    parameter (biases, BatchNorm weights and biases), so those stay at θ;
+    ``'keep'`` normalises them per tensor like the rest.
+    """
+    if bias_bn not in BIAS_BN_POLICIES:
+        raise LosstopoError(f"unknown bias_bn policy {bias_bn!r} (choose zero or keep)")
+    if n < 1:
+        raise LosstopoError(f"n must be >= 1, got {n}")
+    generator = torch.Generator().manual_seed(seed)
+    reference = objective.theta()
+    rows = []
+    for _ in range(n):
+        raw = torch.randn(objective.n_parameters, generator=generator, dtype=torch.float64)
+        direction = objective.unflatten(raw.to(dtype=reference.dtype, device=reference.device))
+        direction = normalize_direction(direction, objective.params, normalization)
+        if bias_bn == "zero":
+            direction = {
+                name: torch.zeros_like(d) if d.dim() <= 1 else d for name, d in direction.items()
+            }
+        rows.append(objective.flatten(direction))
+    return torch.stack(rows)
+
+
+def direction_between(objective: Objective, other: Params) -> torch.Tensor:
+    """The direction from θ to another parameter set (e.g. a second checkpoint), unscaled."""
+    missing = [name for name in objective.params if name not in other]
+    if missing:
+        raise LosstopoError(f"other parameters lack {', '.join(missing[:3])}")
+    return (objective.flatten(other) - objective.theta()).detach()
+
+
+def sample_landscape(
+    objective: Objective,
+    directions: torch.Tensor,
+    resolution: int,
+    distance: float,
+    eigenvalues: np.ndarray | None = None,
+    normalization: str = "given",
+    chunk_size: int | None = None,
+    memory_budget_mb: float = 512.0,
+    attrs: dict[str, Any] | None = None,
+    show_progress: bool = False,
+) -> xr.Dataset:
+    """The loss on the grid θ + Σ aᵢ dᵢ (rows of ``directions``, already scaled), as the
+    self-describing dataset that ``losstopo landscape`` writes to ``landscape.nc``."""
+    dims = int(directions.shape[0])
+    result = _sample_grid(
+        objective,
+        directions,
+        resolution,
+        distance,
+        chunk_size=chunk_size,
+        memory_budget_mb=memory_budget_mb,
+        show_progress=show_progress,
+    )
+    with torch.no_grad():
+        center_loss = float(objective())
+    values = np.full(dims, np.nan) if eigenvalues is None else np.asarray(eigenvalues, float)
+    info = {
+        **base_provenance(),
+        "distance": float(distance),
+        "normalization": normalization,
+        "center_loss": center_loss,
+        "theta_norm": float(objective.theta().double().norm()),
+        "direction_norms": directions.double().norm(dim=1).cpu().numpy(),
+        "bn_mode": "eval",
+        "objective": objective.description,
+        "dtype": str(objective.theta().dtype).removeprefix("torch."),
+        "device": str(objective.theta().device),
+        "threads": torch.get_num_threads(),
+        "memory_budget_mb": float(memory_budget_mb),
+        **(attrs or {}),
+    }
+    return landscape_dataset(result, values, cosine_gram(directions), info)
+
+
+def merge_tree(
+    landscape: np.ndarray | xr.Dataset | xr.DataArray,
+    connectivity: str = "full",
+    k: int | None = None,
+    symmetrize: str = "mutual",
+    persistence_threshold: float = 0.0,
+    relative: bool = False,
+) -> MergeTree:
+    """Sub-level-set merge tree of an array or a landscape (``loss`` variable).
+
+    For ``knn`` on a landscape the points are its grid coordinates (relative displacements).
+    """
+    points = None
+    if isinstance(landscape, xr.Dataset):
+        if "loss" not in landscape:
+            raise LosstopoError("landscape dataset lacks variable loss")
+        landscape = landscape["loss"]
+    if isinstance(landscape, xr.DataArray):
+        if connectivity == "knn":
+            points = grid_points(
+                landscape.shape, [landscape[name].values for name in landscape.dims]
+            )
+        landscape = landscape.values
+    tree = _merge_tree_array(np.asarray(landscape), connectivity, k, symmetrize, points)
+    if persistence_threshold > 0:
+        tree = simplify(tree, absolute_threshold(tree, persistence_threshold, relative))
+    return tree
+
+
+def landscape_profile(tree: MergeTree, order: str = "width") -> Profile:
+    """Topological landscape profile of a merge tree, as polygons and markers (data)."""
+    return _profile_of_tree(tree, order=order)
+
+
+def plot_profile(
+    profile: Profile | MergeTree, ax: Axes | None = None, log_y: bool = True, norm=None
+) -> Axes:
+    """Draw a profile (or the profile of a tree) on ``ax`` with a colour bar."""
+    if isinstance(profile, MergeTree):
+        profile = landscape_profile(profile)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 3.5))
+    norm = norm or shared_norm([profile], log=log_y)
+    collection = draw_profile(ax, profile, norm, log_y=log_y)
+    ax.figure.colorbar(collection, ax=ax, label="mean loss of arc")
+    ax.set_ylabel("loss")
+    return ax
