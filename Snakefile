@@ -29,6 +29,17 @@ include: "rules/topology.smk"
 include: "rules/figures.smk"
 
 
+# Cheap aggregation and drawing run on the submitting host, not as cluster jobs.
+localrules:
+    all,
+    pinn_errors,
+    topology_summary,
+    fig3_error_heatmap,
+    fig3_profiles,
+    figA5_profiles_by_dimension,
+    fig_topology_vs_error,
+
+
 rule all:
     default_target: True
     input:

@@ -107,6 +107,11 @@ def profile_panels(dims_list):
     return " ".join(f"{run}:{dims}" for run in analysis_run_dirs() for dims in dims_list)
 
 
+def job_device(resources):
+    """``cuda`` for jobs that were given a GPU (``gpu`` resource), else the configured device."""
+    return "cuda" if int(resources.get("gpu", 0) or 0) > 0 else config["device"]
+
+
 def package_sources(*modules):
     """Package files a cheap rule depends on, so an edit to them re-runs the rule."""
     return [os.path.join(SRC, "losstopo", module) for module in modules]

@@ -18,7 +18,7 @@ rule hessian:
         max_hvp=config["hessian"]["max_hvp"],
         seed=config["hessian"]["seed"],
         dtype=config["hessian"]["dtype"],
-        device=config["device"],
+        device=lambda wildcards, resources: job_device(resources),
     threads: config["hessian"]["threads"]
     conda:
         "../envs/hessian.yaml"

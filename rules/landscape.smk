@@ -17,7 +17,7 @@ rule landscape:
         normalization=config["landscape"]["normalization"],
         dtype=config["landscape"]["dtype"],
         memory_budget=config["landscape"]["memory_budget_mb"],
-        device=config["device"],
+        device=lambda wildcards, resources: job_device(resources),
     threads: config["landscape"]["threads"]
     conda:
         "../envs/landscape.yaml"

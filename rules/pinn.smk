@@ -17,7 +17,7 @@ rule train_pinn:
         hidden=",".join(str(width) for width in config["pinn"]["hidden"]),
         activation=config["pinn"]["activation"],
         dtype=config["pinn"]["dtype"],
-        device=config["device"],
+        device=lambda wildcards, resources: job_device(resources),
         outdir=lambda wildcards, output: os.path.dirname(output.model),
     threads: config["pinn"]["threads"]
     conda:

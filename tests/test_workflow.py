@@ -167,3 +167,34 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
     assert rep.returncode == 0, rep.stderr[-2000:]
     assert report.stat().st_size > 10_000
     shutil.rmtree(tmp_path / ".snakemake", ignore_errors=True)
+
+
+def test_slurm_profile_requests_gpus_for_the_heavy_rules(tmp_path):
+    """Dry run of the paper configuration through the SLURM profile (no cluster needed)."""
+    result = _snakemake(
+        [
+            "-n",
+            "--workflow-profile",
+            str(REPO / "profiles/slurm"),
+            "--configfile",
+            str(REPO / "configs/paper.yaml"),
+        ],
+        tmp_path,
+    )
+    text = result.stdout + result.stderr
+    assert result.returncode == 0, text[-3000:]
+    jobs = re.split(r"\n\[[^\]]+\]\n", text)
+    seen = set()
+    for job in jobs:
+        match = re.search(r"^(?:local)?rule (\w+):", job, flags=re.M)
+        if not match:
+            continue
+        rule = match.group(1)
+        seen.add(rule)
+        resources = re.search(r"resources: (.*)", job)
+        if rule in ("train_pinn", "hessian", "landscape"):
+            assert resources and "gpu=1" in resources.group(1), job
+            assert "--device cuda" in job
+        else:  # merge trees, tables and figures run on CPUs
+            assert "gpu=1" not in (resources.group(1) if resources else ""), job
+    assert {"train_pinn", "hessian", "landscape", "topology", "fig3_profiles"} <= seen
