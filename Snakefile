@@ -27,11 +27,13 @@ include: "rules/hessian.smk"
 include: "rules/landscape.smk"
 include: "rules/topology.smk"
 include: "rules/figures.smk"
+include: "rules/estimate.smk"
 
 
 # Cheap aggregation and drawing run on the submitting host, not as cluster jobs.
 localrules:
     all,
+    estimate,
     pinn_errors,
     topology_summary,
     fig3_error_heatmap,

@@ -426,6 +426,29 @@ def _cmd_figure_landscape_2d(args: argparse.Namespace) -> None:
     log.info("wrote %s", ", ".join(args.out))
 
 
+def _cmd_estimate(args: argparse.Namespace) -> None:
+    import os
+
+    from losstopo.estimate import TYPICAL_BUDGET_FRACTION, load_config, predict, probe, report
+
+    if args.config_json:
+        import json
+
+        config = json.loads(args.config_json)
+    else:
+        config = load_config(args.config)
+    cores = args.cores or os.cpu_count() or 1
+    dims = [grid["dims"] for grid in config["landscape"]["grids"]]
+    probes = probe(dims, config["landscape"].get("dtype", "float32"))
+    central = predict(config, probes, cores, TYPICAL_BUDGET_FRACTION)
+    text = report(central, predict(config, probes, cores), probes)
+    print(text)
+    if args.out:
+        from losstopo.atomic import write_atomic
+
+        write_atomic(args.out, lambda tmp: tmp.write_text(text + "\n"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="losstopo", description=__doc__)
     parser.add_argument("--version", action="version", version=f"losstopo {__version__}")
@@ -633,6 +656,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output topology.nc")
     _add_runtime(p, device=False)
     p.set_defaults(func=_cmd_topology)
+
+    p = sub.add_parser(
+        "estimate",
+        help="predict the wall time of a configured study",
+        description="Time small probes of every stage on this machine and "
+        "predict the configured study's wall time and each landscape's cost.",
+    )
+    p.add_argument(
+        "--config",
+        nargs="+",
+        default=["config.yaml"],
+        help="config files, merged in order like snakemake's (default: config.yaml)",
+    )
+    p.add_argument(
+        "--cores",
+        type=_positive_int,
+        default=None,
+        help="cores the study will use (default: all of this machine)",
+    )
+    p.add_argument(
+        "--config-json",
+        default=None,
+        help="the configuration as one JSON object (used by the workflow)",
+    )
+    p.add_argument("--out", default=None, help="also write the estimate to this file")
+    p.set_defaults(func=_cmd_estimate)
 
     p = sub.add_parser("pinn-table", help="collect PINN metrics into one tidy CSV")
     p.add_argument("metrics", nargs="+", help="metrics.json files")
