@@ -1,4 +1,5 @@
-# `snakemake estimate`: predict the configured study's wall time on this machine (not in `all`).
+# `snakemake estimate`: predict the configured study's wall time on all cores of this machine
+# (not part of `all`).
 import json
 
 
@@ -9,9 +10,8 @@ rule estimate:
         "results/logs/estimate.log",
     params:
         config=json.dumps(config),
-        cores=workflow.cores,
     conda:
         "../envs/topology.yaml"
     shell:
-        "python -m losstopo estimate --config-json {params.config:q} --cores {params.cores}"
+        "python -m losstopo estimate --config-json {params.config:q}"
         " --out {output} > {log} 2>&1"
