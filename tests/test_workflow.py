@@ -183,10 +183,11 @@ def test_slurm_profile_requests_gpus_for_the_heavy_rules(tmp_path):
     )
     text = result.stdout + result.stderr
     assert result.returncode == 0, text[-3000:]
-    jobs = re.split(r"\n\[[^\]]+\]\n", text)
+    assert "Group job merge_trees" in text  # merge trees are grouped into fewer cluster jobs
+    jobs = re.split(r"\n\s*\[[^\]]+\][^\n]*\n", text)
     seen = set()
     for job in jobs:
-        match = re.search(r"^(?:local)?rule (\w+):", job, flags=re.M)
+        match = re.search(r"^\s*(?:local)?rule (\w+):", job, flags=re.M)
         if not match:
             continue
         rule = match.group(1)
@@ -195,6 +196,29 @@ def test_slurm_profile_requests_gpus_for_the_heavy_rules(tmp_path):
         if rule in ("train_pinn", "hessian", "landscape"):
             assert resources and "gpu=1" in resources.group(1), job
             assert "--device cuda" in job
+            assert re.search(r"mem_mb=\d+", resources.group(1))
         else:  # merge trees, tables and figures run on CPUs
             assert "gpu=1" not in (resources.group(1) if resources else ""), job
     assert {"train_pinn", "hessian", "landscape", "topology", "fig3_profiles"} <= seen
+
+
+def test_gpu_workstation_profile_runs_heavy_rules_on_cuda(tmp_path):
+    result = _snakemake(
+        [
+            "-n",
+            "--workflow-profile",
+            str(REPO / "profiles/gpu"),
+            "--configfile",
+            str(REPO / "configs/smoke.yaml"),
+        ],
+        tmp_path,
+    )
+    text = result.stdout + result.stderr
+    assert result.returncode == 0, text[-3000:]
+    for rule in ("train_pinn", "hessian", "landscape"):
+        jobs = [
+            j
+            for j in re.split(r"\n\s*\[[^\]]+\][^\n]*\n", text)
+            if re.search(rf"^\s*rule {rule}:", j, flags=re.M)
+        ]
+        assert jobs and all("gpu=1" in j and "--device cuda" in j for j in jobs), rule
