@@ -19,6 +19,7 @@ wildcard_constraints:
     lr=r"[0-9][0-9.e+\-]*",
     seed=r"[0-9]+",
     dims=r"[0-9]+",
+    tile=r"[0-9]+",
 
 
 include: "rules/common.smk"

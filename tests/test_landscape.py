@@ -446,3 +446,63 @@ def test_netcdf_round_trip_keeps_nan_coordinates_and_attributes(tmp_path):
     assert back.attrs["normalization"] == "filter" and back.attrs["distance"] == 0.25
     assert json.loads(back.attrs["problem_hparams"]) == {"beta": 1.0}
     assert back.a1.attrs["eigenvalue"] == 2.0
+
+
+@pytest.mark.parametrize("tiles", [2, 3, 7])
+def test_tiled_landscape_equals_the_untiled_one_exactly(run_with_directions, tmp_path, tiles):
+    run = run_with_directions
+    common = [
+        "landscape",
+        str(run / "model.pt"),
+        "--directions",
+        str(run / "hessian.nc"),
+        "--dims",
+        "3",
+        "--resolution",
+        "7",
+        "--distance",
+        "0.3",
+        "--device",
+        "cpu",
+        "--chunk-size",
+        "4",
+    ]
+    whole = tmp_path / "whole.nc"
+    assert main([*common, "--out", str(whole)]) == 0
+    parts = []
+    for tile in range(tiles):
+        part = tmp_path / f"tile{tile}.nc"
+        assert main([*common, "--tiles", str(tiles), "--tile", str(tile), "--out", str(part)]) == 0
+        parts.append(str(part))
+    merged = tmp_path / "merged.nc"
+    assert main(["landscape-merge", *parts[::-1], "--out", str(merged)]) == 0
+    a, b = xr.open_dataset(whole), xr.open_dataset(merged)
+    np.testing.assert_array_equal(a.loss.values, b.loss.values)  # bit for bit
+    np.testing.assert_array_equal(a.a0.values, b.a0.values)
+    assert b.attrs["n_points"] == 343 and b.attrs["merged_from_tiles"] == tiles
+    assert b.attrs["center_loss"] == a.attrs["center_loss"]
+
+
+def test_incomplete_tiles_are_rejected(run_with_directions, tmp_path, capsys):
+    run = run_with_directions
+    common = [
+        "landscape",
+        str(run / "model.pt"),
+        "--directions",
+        str(run / "hessian.nc"),
+        "--dims",
+        "2",
+        "--resolution",
+        "5",
+        "--distance",
+        "0.3",
+        "--device",
+        "cpu",
+        "--tiles",
+        "2",
+    ]
+    assert main([*common, "--tile", "0", "--out", str(tmp_path / "t0.nc")]) == 0
+    assert main(["landscape-merge", str(tmp_path / "t0.nc"), "--out", str(tmp_path / "m.nc")]) == 2
+    assert "expected tiles 0..1" in capsys.readouterr().err
+    assert main([*common, "--tile", "2", "--out", str(tmp_path / "t2.nc")]) == 2
+    assert "tile must be between 0 and 1" in capsys.readouterr().err

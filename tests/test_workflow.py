@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
@@ -222,3 +223,60 @@ def test_gpu_workstation_profile_runs_heavy_rules_on_cuda(tmp_path):
             if re.search(rf"^\s*rule {rule}:", j, flags=re.M)
         ]
         assert jobs and all("gpu=1" in j and "--device cuda" in j for j in jobs), rule
+
+
+@pytest.mark.workflow
+def test_tiled_landscapes_match_and_rerun_only_a_missing_tile(tmp_path):
+    smoke = yaml.safe_load((REPO / "configs/smoke.yaml").read_text())
+    smoke["landscape"]["tiles"] = 2
+    smoke["landscape"]["grids"] = [{"dims": 3, "resolution": 5}]
+    smoke["figures"]["compare_dims"] = [3]
+    config = tmp_path / "tiled.yaml"
+    config.write_text(yaml.safe_dump(smoke))
+    result = _snakemake(["--cores", "2", "--configfile", str(config)], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = tmp_path / "results/pinn/beta1_lr1_seed0"
+    tiles = sorted((run / "tiles").glob("landscape_3d_tile*.nc"))
+    assert [t.name for t in tiles] == ["landscape_3d_tile0.nc", "landscape_3d_tile1.nc"]
+    untiled = tmp_path / "untiled.nc"
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "losstopo",
+            "landscape",
+            str(run / "model.pt"),
+            "--directions",
+            str(run / "hessian.nc"),
+            "--dims",
+            "3",
+            "--resolution",
+            "5",
+            "--distance",
+            str(smoke["landscape"]["distance"]),
+            "--device",
+            "cpu",
+            "--out",
+            str(untiled),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cli.returncode == 0, cli.stderr
+    merged = xr.open_dataset(run / "landscape_3d.nc")
+    np.testing.assert_array_equal(merged.loss.values, xr.open_dataset(untiled).loss.values)
+
+    # a failed tile: its fragment and the merged file are missing; only that tile reruns
+    tiles[1].unlink()
+    (run / "landscape_3d.nc").unlink()
+    target = "results/pinn/beta1_lr1_seed0/landscape_3d.nc"
+    dry = _snakemake(["-n", target, "--configfile", str(config)], tmp_path)
+    text = dry.stdout + dry.stderr
+    planned = re.findall(r"^\s*(?:local)?rule (\w+):", text, flags=re.M)
+    assert planned.count("landscape_tile") == 1
+    assert (
+        "landscape_3d_tile1.nc" in text
+        and "landscape_3d_tile0.nc" not in text.split("rule landscape_tile:")[1].split("\n\n")[0]
+    )
+    assert "train_pinn" not in planned and "hessian" not in planned

@@ -128,9 +128,22 @@ def sample_landscape(
     memory_budget_mb: float = 512.0,
     attrs: dict[str, Any] | None = None,
     show_progress: bool = False,
+    tile: int = 0,
+    tiles: int = 1,
 ) -> xr.Dataset:
     """The loss on the grid θ + Σ aᵢ dᵢ (rows of ``directions``, already scaled), as the
-    self-describing dataset that ``losstopo landscape`` writes to ``landscape.nc``."""
+    self-describing dataset that ``losstopo landscape`` writes to ``landscape.nc``.
+
+    With ``tiles > 1`` only tile ``tile`` of the first axis is computed; merging all tiles
+    (``losstopo.landscape_file.merge_tiles``) gives the untiled dataset's values exactly.
+    """
+    from losstopo.landscape import choose_chunk_size, tile_slabs
+
+    slabs = tile_slabs(resolution, tile, tiles) if tiles > 1 else None
+    if chunk_size is None:  # from the full grid, so every tile chunks like the whole
+        chunk_size = choose_chunk_size(
+            objective, memory_budget_mb, resolution ** int(directions.shape[0])
+        )
     dims = int(directions.shape[0])
     result = _sample_grid(
         objective,
@@ -140,6 +153,7 @@ def sample_landscape(
         chunk_size=chunk_size,
         memory_budget_mb=memory_budget_mb,
         show_progress=show_progress,
+        slabs=slabs,
     )
     with torch.no_grad():
         center_loss = float(objective())
@@ -157,6 +171,16 @@ def sample_landscape(
         "device": str(objective.theta().device),
         "threads": torch.get_num_threads(),
         "memory_budget_mb": float(memory_budget_mb),
+        **(
+            {
+                "tile": tile,
+                "tiles": tiles,
+                "first_index_start": slabs.start,
+                "first_index_stop": slabs.stop,
+            }
+            if slabs is not None
+            else {}
+        ),
         **(attrs or {}),
     }
     return landscape_dataset(result, values, cosine_gram(directions), info)

@@ -253,6 +253,8 @@ def _cmd_landscape(args: argparse.Namespace) -> None:
         memory_budget_mb=args.memory_budget,
         attrs=attrs,
         show_progress=True,
+        tile=args.tile,
+        tiles=args.tiles,
     )
     write_landscape(dataset, out)
     info = dataset.attrs
@@ -275,6 +277,14 @@ def _cmd_landscape(args: argparse.Namespace) -> None:
         float(np.nanmax(loss)),
         info["center_loss"],
     )
+
+
+def _cmd_landscape_merge(args: argparse.Namespace) -> None:
+    from losstopo.landscape_file import merge_tiles, read_landscape, write_landscape
+
+    merged = merge_tiles([read_landscape(path) for path in args.tiles])
+    write_landscape(merged, args.out)
+    log.info("merged %d tiles into %s", len(args.tiles), args.out)
 
 
 def _cmd_topology(args: argparse.Namespace) -> None:
@@ -607,7 +617,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, help="output landscape.nc")
     _add_runtime(p)
+    p.add_argument(
+        "--tiles",
+        type=_positive_int,
+        default=1,
+        help="split the grid into this many tiles along its first axis (default: 1)",
+    )
+    p.add_argument(
+        "--tile", type=int, default=0, help="which tile to compute, 0-based (default: 0)"
+    )
     p.set_defaults(func=_cmd_landscape)
+
+    p = sub.add_parser("landscape-merge", help="merge landscape tiles into one landscape.nc")
+    p.add_argument("tiles", nargs="+", help="tile files written with --tile/--tiles")
+    p.add_argument("--out", required=True, help="output landscape.nc")
+    p.set_defaults(func=_cmd_landscape_merge)
 
     p = sub.add_parser(
         "topology",

@@ -122,10 +122,21 @@ class LandscapeResult:
     axes: list[np.ndarray]
     chunk_size: int
     seconds: float
+    resolution: int | None = None  # points per axis of the full grid (a tile has fewer rows)
 
     @property
     def points_per_second(self) -> float:
         return self.loss.size / self.seconds if self.seconds > 0 else math.inf
+
+
+def tile_slabs(resolution: int, tile: int, tiles: int) -> range:
+    """First-axis indices of ``tile`` (0-based) when the grid is split into ``tiles`` parts."""
+    if not 1 <= tiles <= resolution:
+        raise LosstopoError(f"tiles must be between 1 and the resolution {resolution}, got {tiles}")
+    if not 0 <= tile < tiles:
+        raise LosstopoError(f"tile must be between 0 and {tiles - 1}, got {tile}")
+    bounds = np.linspace(0, resolution, tiles + 1).round().astype(int)
+    return range(int(bounds[tile]), int(bounds[tile + 1]))
 
 
 def sample_landscape(
@@ -136,8 +147,14 @@ def sample_landscape(
     chunk_size: int | None = None,
     memory_budget_mb: float = 512.0,
     show_progress: bool = True,
+    slabs: range | None = None,
 ) -> LandscapeResult:
-    """The loss on the full grid spanned by the rows of ``directions`` around θ."""
+    """The loss on the grid spanned by the rows of ``directions`` around θ.
+
+    Points are evaluated slab by slab along the first axis (chunks never cross a slab), so a
+    tile (``slabs``: a range of first-axis indices) computes exactly the values the full grid
+    has there, bit for bit; tiles merged along the first axis equal the untiled landscape.
+    """
     dims = int(directions.shape[0])
     axes = grid_axes(dims, resolution, distance)
     alphas = grid_alphas(axes)
@@ -145,18 +162,28 @@ def sample_landscape(
         chunk_size = choose_chunk_size(objective, memory_budget_mb, len(alphas))
     if chunk_size < 1:
         raise LosstopoError(f"chunk size must be >= 1, got {chunk_size}")
+    first = range(resolution) if slabs is None else slabs
+    slab = resolution ** (dims - 1)
     evaluator = LandscapeEvaluator(objective, directions)
-    values = np.empty(len(alphas))
-    bar = progress_bar(len(alphas), f"{dims}-D landscape") if show_progress else None
+    values = np.empty(len(first) * slab)
+    bar = progress_bar(len(values), f"{dims}-D landscape") if show_progress else None
     start = time.perf_counter()
-    for begin in range(0, len(alphas), chunk_size):
-        end = min(begin + chunk_size, len(alphas))
-        values[begin:end] = evaluator.batched(alphas[begin:end])
-        if bar is not None:
-            bar.update(end - begin)
-            elapsed = time.perf_counter() - start
-            bar.set_postfix(points_per_s=f"{end / elapsed:.0f}", refresh=False)
+    done = 0
+    for k, index in enumerate(first):
+        for begin in range(0, slab, chunk_size):
+            end = min(begin + chunk_size, slab)
+            offset = index * slab
+            values[k * slab + begin : k * slab + end] = evaluator.batched(
+                alphas[offset + begin : offset + end]
+            )
+            done += end - begin
+            if bar is not None:
+                bar.update(end - begin)
+                elapsed = time.perf_counter() - start
+                bar.set_postfix(points_per_s=f"{done / elapsed:.0f}", refresh=False)
     seconds = time.perf_counter() - start
     if bar is not None:
         bar.close()
-    return LandscapeResult(values.reshape((resolution,) * dims), axes, chunk_size, seconds)
+    axes = [axes[0][list(first)], *axes[1:]]
+    shape = (len(first),) + (resolution,) * (dims - 1)
+    return LandscapeResult(values.reshape(shape), axes, chunk_size, seconds, resolution)

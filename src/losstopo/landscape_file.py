@@ -48,7 +48,7 @@ def landscape_dataset(
         coords=coords,
         attrs={
             "dims": dims,
-            "resolution": int(result.loss.shape[0]),
+            "resolution": int(result.resolution or result.loss.shape[0]),
             "eigenvalues": np.asarray(eigenvalues, dtype=np.float64),
             "direction_gram": json.dumps(np.round(gram, 12).tolist()),
             "n_points": int(result.loss.size),
@@ -68,3 +68,63 @@ def write_landscape(dataset: xr.Dataset, path: str | Path) -> None:
 def read_landscape(path: str | Path) -> xr.Dataset:
     """Open ``landscape.nc`` with its loss variable checked."""
     return open_checked(path, ["loss"], "landscape")
+
+
+def merge_tiles(fragments: list[xr.Dataset]) -> xr.Dataset:
+    """Concatenate landscape tiles along the first axis into the untiled landscape.
+
+    The tiles must come from one landscape (same attributes apart from the tile fields and
+    timings) and cover the first axis exactly once.
+    """
+    from losstopo.errors import LosstopoError
+
+    if not fragments:
+        raise LosstopoError("no landscape tiles given")
+    fragments = sorted(fragments, key=lambda ds: int(ds.attrs.get("tile", 0)))
+    tiles = int(fragments[0].attrs.get("tiles", 1))
+    if [int(ds.attrs.get("tile", -1)) for ds in fragments] != list(range(tiles)):
+        raise LosstopoError(
+            f"expected tiles 0..{tiles - 1}, got {[ds.attrs.get('tile') for ds in fragments]}"
+        )
+    varying = {
+        "tile",
+        "tiles",
+        "seconds",
+        "points_per_second",
+        "created",
+        "n_points",
+        "n_nonfinite",
+        "first_index_start",
+        "first_index_stop",
+    }
+    reference = {k: v for k, v in fragments[0].attrs.items() if k not in varying}
+    for ds in fragments[1:]:
+        other = {k: v for k, v in ds.attrs.items() if k not in varying}
+        if set(other) != set(reference) or any(
+            not np.array_equal(np.asarray(other[k]), np.asarray(reference[k])) for k in reference
+        ):
+            raise LosstopoError(
+                "landscape tiles come from different landscapes (attributes differ)"
+            )
+    first = fragments[0]["loss"].dims[0]
+    merged = xr.concat([ds["loss"] for ds in fragments], dim=first)
+    if merged.sizes[first] != int(reference["resolution"]):
+        raise LosstopoError(
+            f"tiles cover {merged.sizes[first]} of {reference['resolution']} rows of {first}"
+        )
+    seconds = float(sum(float(ds.attrs["seconds"]) for ds in fragments))
+    attrs = {
+        **reference,
+        "n_points": int(merged.size),
+        "n_nonfinite": int(np.count_nonzero(~np.isfinite(merged.values))),
+        "seconds": seconds,
+        "points_per_second": merged.size / seconds if seconds > 0 else float("inf"),
+        "created": fragments[-1].attrs.get("created", ""),
+        "merged_from_tiles": tiles,
+    }
+    dataset = merged.to_dataset(name="loss")
+    for name in fragments[0].coords:
+        if name != first:
+            dataset = dataset.assign_coords({name: fragments[0][name]})
+    dataset.attrs = attrs
+    return dataset
