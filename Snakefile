@@ -20,6 +20,7 @@ wildcard_constraints:
     seed=r"[0-9]+",
     dims=r"[0-9]+",
     tile=r"[0-9]+",
+    epoch=r"[0-9]{3}",
 
 
 include: "rules/common.smk"
@@ -28,6 +29,7 @@ include: "rules/hessian.smk"
 include: "rules/landscape.smk"
 include: "rules/topology.smk"
 include: "rules/figures.smk"
+include: "rules/unet.smk"
 include: "rules/estimate.smk"
 
 
@@ -41,6 +43,10 @@ localrules:
     fig3_profiles,
     figA5_profiles_by_dimension,
     fig_topology_vs_error,
+    unet_accuracy,
+    fig4_accuracy_heatmap,
+    fig4_profiles,
+    figB6_profiles_by_lr,
 
 
 rule all:
@@ -52,3 +58,4 @@ rule all:
         rules.fig3_profiles.output,
         rules.figA5_profiles_by_dimension.output,
         rules.fig_topology_vs_error.output,
+        unet_targets(),

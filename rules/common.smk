@@ -115,3 +115,103 @@ def job_device(resources):
 def package_sources(*modules):
     """Package files a cheap rule depends on, so an edit to them re-runs the rule."""
     return [os.path.join(SRC, "losstopo", module) for module in modules]
+
+
+# Segmentation study (rules/unet.smk).
+UNET = config["unet"]
+UNET_DATA = UNET["data_dir"].rstrip("/")
+UNET_SYNTHETIC = UNET["dataset"] == "synthetic"
+# What the training and analysis jobs read: the generator's marker file for the synthetic
+# data (so the data is made first), the real split file otherwise (a missing dataset is then
+# reported by Snakemake before any job runs).
+UNET_DATA_INPUT = (
+    f"{UNET_DATA}/SYNTHETIC.json"
+    if UNET_SYNTHETIC
+    else f"{UNET_DATA}/annotations/trainval.txt"
+)
+
+
+def unet_data_dir(data_input):
+    """The dataset directory, from the path of the data file a job reads."""
+    directory = os.path.dirname(data_input)
+    return directory if UNET_SYNTHETIC else os.path.dirname(directory)
+
+
+def epoch_label(epoch):
+    """Zero-padded epoch of checkpoint file and analysis directory names."""
+    return f"{int(epoch):03d}"
+
+
+def unet_analysis_epochs():
+    """Epochs whose checkpoints are analysed."""
+    epochs = UNET["analysis"]["epochs"]
+    return list(range(UNET["epochs"] + 1)) if epochs == "all" else sorted(epochs)
+
+
+def unet_run_dir(lr, seed):
+    return f"results/unet/lr{fmt_number(lr)}_seed{seed}"
+
+
+def unet_runs():
+    """Run directories of every (learning rate, seed) training run."""
+    return [unet_run_dir(lr, seed) for lr in UNET["learning_rates"] for seed in UNET["seeds"]]
+
+
+def unet_checkpoint_dirs(learning_rates, seeds, epochs):
+    """Analysis directories (one per checkpoint) in row-major (lr, seed, epoch) order."""
+    return [
+        f"{unet_run_dir(lr, seed)}/epoch_{epoch_label(epoch)}"
+        for lr in learning_rates
+        for seed in seeds
+        for epoch in epochs
+    ]
+
+
+def unet_analysis_files(name):
+    """``name`` in the analysis directory of every analysed checkpoint."""
+    dirs = unet_checkpoint_dirs(
+        UNET["learning_rates"], UNET["analysis"]["seeds"], unet_analysis_epochs()
+    )
+    return [f"{d}/{name}" for d in dirs]
+
+
+def unet_panels(dirs):
+    """Files and ``DIR:2`` arguments of a profile grid over checkpoint directories."""
+    files = [f"{d}/{name}" for d in dirs for name in ("topology_2d.nc", "landscape_2d.nc")]
+    return files, " ".join(f"{d}:2" for d in dirs)
+
+
+def _check_unet_config():
+    """Figure choices must name analysed runs and checkpoints (checked before any job)."""
+    analysed = set(unet_analysis_epochs())
+    if any(epoch > UNET["epochs"] for epoch in analysed):
+        raise ValueError(f"config unet.analysis.epochs: epochs go up to {UNET['epochs']}")
+    if not set(UNET["analysis"]["seeds"]) <= set(UNET["seeds"]):
+        raise ValueError("config unet.analysis.seeds must be a subset of unet.seeds")
+    figures = UNET["figures"]
+    if figures["profile_lr"] not in UNET["learning_rates"]:
+        raise ValueError("config unet.figures.profile_lr must be one of unet.learning_rates")
+    if not set(figures["profile_seeds"]) <= set(UNET["analysis"]["seeds"]):
+        raise ValueError("config unet.figures.profile_seeds must be analysed seeds")
+    if not set(figures["compare_epochs"]) <= analysed:
+        raise ValueError("config unet.figures.compare_epochs must be analysed epochs")
+    if figures["compare_seed"] not in UNET["analysis"]["seeds"]:
+        raise ValueError("config unet.figures.compare_seed must be an analysed seed")
+    if UNET["landscape"]["resolution"] % 2 == 0:
+        raise ValueError("config unet.landscape.resolution must be odd")
+
+
+_check_unet_config()
+
+
+def unet_targets():
+    """Everything the segmentation study adds to `all` (nothing when it is disabled)."""
+    if not UNET["enabled"]:
+        return []
+    return [
+        rules.unet_accuracy.output,
+        rules.fig4_accuracy_heatmap.output,
+        rules.fig4_profiles.output,
+        rules.figB6_profiles_by_lr.output,
+        *unet_analysis_files("topology_2d.nc"),
+    ]

@@ -165,7 +165,7 @@ def sample_landscape(
         "center_loss": center_loss,
         "theta_norm": float(objective.theta().double().norm()),
         "direction_norms": directions.double().norm(dim=1).cpu().numpy(),
-        "bn_mode": "eval",
+        "bn_mode": str(objective.metadata.get("bn_mode", "eval")),
         "objective": objective.description,
         "dtype": str(objective.theta().dtype).removeprefix("torch."),
         "device": str(objective.theta().device),

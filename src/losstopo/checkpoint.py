@@ -51,10 +51,27 @@ def _reason(exc: BaseException) -> str:
 
 
 def load_objective(
-    path: str | Path, device: torch.device, dtype: torch.dtype = torch.float32
+    path: str | Path,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+    **options: Any,
 ) -> Objective:
-    """Rebuild the objective of a checkpoint through the problem registry."""
+    """Rebuild the objective of a checkpoint through the problem registry.
+
+    ``options`` (``None`` values are dropped) choose the problem's fixed data, for example
+    ``bn_mode`` and ``batch_size`` of the segmentation objective."""
+    import inspect
+
     from losstopo.problems import get_problem
 
     checkpoint = load_checkpoint(path)
-    return get_problem(str(checkpoint["problem"])).objective(checkpoint, device, dtype)
+    problem = get_problem(str(checkpoint["problem"]))
+    options = {key: value for key, value in options.items() if value is not None}
+    accepted = inspect.signature(problem.objective).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        unknown = [key for key in options if key not in accepted]
+        if unknown:
+            raise LosstopoError(
+                f"{path}: the {problem.name} problem has no objective option {', '.join(unknown)}"
+            )
+    return problem.objective(checkpoint, device, dtype, **options)

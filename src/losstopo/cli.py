@@ -54,6 +54,44 @@ def _add_runtime(parser: argparse.ArgumentParser, device: bool = True) -> None:
         )
 
 
+def _add_objective_options(parser: argparse.ArgumentParser) -> None:
+    """Choices of the data an objective is evaluated on (problems that have such data)."""
+    group = parser.add_argument_group("objective data (segmentation checkpoints)")
+    group.add_argument(
+        "--bn-mode",
+        choices=("eval", "batch"),
+        default=None,
+        help="BatchNorm uses its running statistics (eval) or the fixed batch's own "
+        "statistics (batch) (default: eval)",
+    )
+    group.add_argument(
+        "--objective-batch",
+        type=_positive_int,
+        default=None,
+        help="training images in the fixed loss batch (default: 32)",
+    )
+    group.add_argument(
+        "--objective-batch-seed",
+        type=int,
+        default=None,
+        help="seed choosing the images of the fixed batch (default: 0)",
+    )
+    group.add_argument(
+        "--data",
+        default=None,
+        help="dataset directory (default: the one the checkpoint was trained on)",
+    )
+
+
+def _objective_options(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "bn_mode": args.bn_mode,
+        "batch_size": args.objective_batch,
+        "batch_seed": args.objective_batch_seed,
+        "data_dir": args.data,
+    }
+
+
 def _cmd_train_pinn(args: argparse.Namespace) -> None:
     from losstopo.atomic import ensure_writable_dir
     from losstopo.pinn_run import write_pinn_run
@@ -142,7 +180,7 @@ def _cmd_hessian(args: argparse.Namespace) -> None:
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.dtype)
     checkpoint = load_checkpoint(args.checkpoint)
-    objective = load_objective(args.checkpoint, device, dtype)
+    objective = load_objective(args.checkpoint, device, dtype, **_objective_options(args))
     if not 1 <= args.top_k <= objective.n_parameters:
         raise LosstopoError(
             f"--top-k {args.top_k} must be between 1 and the parameter count "
@@ -182,6 +220,12 @@ def _cmd_hessian(args: argparse.Namespace) -> None:
         "dtype": args.dtype,
         "device": str(device),
         "threads": args.threads,
+        "checkpoint_epoch": int(checkpoint.get("epoch", checkpoint.get("iteration", -1))),
+        **{
+            key: objective.metadata[key]
+            for key in ("bn_mode", "objective_batch_size", "objective_batch_seed")
+            if key in objective.metadata
+        },
     }
     write_hessian(hessian_dataset(result, objective, attrs), out)
     log.info(
@@ -214,7 +258,7 @@ def _cmd_landscape(args: argparse.Namespace) -> None:
     dtype = resolve_dtype(args.dtype)
     checkpoint = load_checkpoint(args.checkpoint)
     hessian = read_hessian(args.directions)
-    objective = load_objective(args.checkpoint, device, dtype)
+    objective = load_objective(args.checkpoint, device, dtype, **_objective_options(args))
     directions, eigenvalues = hessian_directions(
         hessian, objective, args.dims, args.normalization, str(args.directions)
     )
@@ -235,6 +279,13 @@ def _cmd_landscape(args: argparse.Namespace) -> None:
         "problem": str(checkpoint["problem"]),
         "problem_hparams": checkpoint["hparams"],
         "checkpoint_seed": int(checkpoint["seed"]),
+        "checkpoint_epoch": int(checkpoint.get("epoch", checkpoint.get("iteration", -1))),
+        "checkpoint_metrics": checkpoint.get("metrics", {}),
+        **{
+            f"objective_{key}": value
+            for key, value in objective.metadata.items()
+            if key in ("objective_batch_size", "objective_batch_seed", "synthetic_data")
+        },
         "description": (
             f"loss at theta + sum_i a_i d_i on a {args.resolution}^{args.dims} grid; d_i = "
             f"Hessian eigenvector i of {args.directions}, normalised ({args.normalization}) "
@@ -561,6 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="precision of the Hessian products (default: float64)",
     )
     p.add_argument("--out", required=True, help="output hessian.nc")
+    _add_objective_options(p)
     _add_runtime(p)
     p.set_defaults(func=_cmd_hessian)
 
@@ -609,13 +661,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="float32",
         help="precision of the loss evaluations (default: float32)",
     )
-    p.add_argument(
-        "--bn-mode",
-        choices=("eval",),
-        default="eval",
-        help="BatchNorm uses its running statistics (default: eval)",
-    )
     p.add_argument("--out", required=True, help="output landscape.nc")
+    _add_objective_options(p)
     _add_runtime(p)
     p.add_argument(
         "--tiles",
@@ -779,6 +826,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
     _add_runtime(p, device=False)
     p.set_defaults(func=_cmd_figure_topology_vs_error)
+
+    from losstopo.cli_segmentation import add_segmentation_commands
+
+    add_segmentation_commands(sub, figsub)
     return parser
 
 

@@ -95,6 +95,14 @@ class LandscapeEvaluator:
         self._batched = self.objective.batched_loss_fn or vmap(
             lambda point: loss_fn(unflatten(point))
         )
+        evaluate_fn = self.objective.evaluate_fn
+        self._batched_pair = (
+            None if evaluate_fn is None else vmap(lambda point: evaluate_fn(unflatten(point)))
+        )
+
+    @property
+    def has_metric(self) -> bool:
+        return self._batched_pair is not None
 
     def points(self, alphas: np.ndarray) -> torch.Tensor:
         """θ + α·D for each row of ``alphas``, each built directly from θ."""
@@ -105,6 +113,14 @@ class LandscapeEvaluator:
     def batched(self, alphas: np.ndarray) -> np.ndarray:
         """Losses at all rows of ``alphas`` in one vectorised call."""
         return self._batched(self.points(alphas)).double().cpu().numpy()
+
+    @torch.no_grad()
+    def batched_with_metric(self, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Losses and the objective's metric at all rows of ``alphas``, one forward each."""
+        if self._batched_pair is None:
+            raise LosstopoError("the objective has no metric")
+        loss, metric = self._batched_pair(self.points(alphas))
+        return loss.double().cpu().numpy(), metric.double().cpu().numpy()
 
     @torch.no_grad()
     def per_point(self, alphas: np.ndarray) -> np.ndarray:
@@ -123,6 +139,8 @@ class LandscapeResult:
     chunk_size: int
     seconds: float
     resolution: int | None = None  # points per axis of the full grid (a tile has fewer rows)
+    metric: np.ndarray | None = None  # the objective's metric on the same grid, when it has one
+    metric_name: str | None = None
 
     @property
     def points_per_second(self) -> float:
@@ -166,6 +184,7 @@ def sample_landscape(
     slab = resolution ** (dims - 1)
     evaluator = LandscapeEvaluator(objective, directions)
     values = np.empty(len(first) * slab)
+    metric = np.empty(len(first) * slab) if evaluator.has_metric else None
     bar = progress_bar(len(values), f"{dims}-D landscape") if show_progress else None
     start = time.perf_counter()
     done = 0
@@ -173,9 +192,12 @@ def sample_landscape(
         for begin in range(0, slab, chunk_size):
             end = min(begin + chunk_size, slab)
             offset = index * slab
-            values[k * slab + begin : k * slab + end] = evaluator.batched(
-                alphas[offset + begin : offset + end]
-            )
+            rows = alphas[offset + begin : offset + end]
+            out = slice(k * slab + begin, k * slab + end)
+            if metric is None:
+                values[out] = evaluator.batched(rows)
+            else:
+                values[out], metric[out] = evaluator.batched_with_metric(rows)
             done += end - begin
             if bar is not None:
                 bar.update(end - begin)
@@ -186,4 +208,12 @@ def sample_landscape(
         bar.close()
     axes = [axes[0][list(first)], *axes[1:]]
     shape = (len(first),) + (resolution,) * (dims - 1)
-    return LandscapeResult(values.reshape(shape), axes, chunk_size, seconds, resolution)
+    return LandscapeResult(
+        values.reshape(shape),
+        axes,
+        chunk_size,
+        seconds,
+        resolution,
+        metric=None if metric is None else metric.reshape(shape),
+        metric_name=objective.metric_name if metric is not None else None,
+    )

@@ -43,8 +43,15 @@ def landscape_dataset(
         dims=names,
         attrs={"long_name": "loss at theta + sum_i a_i d_i (non-finite values kept as computed)"},
     )
+    variables = {"loss": loss}
+    if result.metric is not None:
+        variables["metric"] = xr.DataArray(
+            result.metric.astype(np.float64),
+            dims=names,
+            attrs={"long_name": result.metric_name or "metric", "metric_name": result.metric_name},
+        )
     return xr.Dataset(
-        {"loss": loss},
+        variables,
         coords=coords,
         attrs={
             "dims": dims,
@@ -108,6 +115,9 @@ def merge_tiles(fragments: list[xr.Dataset]) -> xr.Dataset:
             )
     first = fragments[0]["loss"].dims[0]
     merged = xr.concat([ds["loss"] for ds in fragments], dim=first)
+    has_metric = ["metric" in ds for ds in fragments]
+    if any(has_metric) and not all(has_metric):
+        raise LosstopoError("some landscape tiles have a metric variable and some do not")
     if merged.sizes[first] != int(reference["resolution"]):
         raise LosstopoError(
             f"tiles cover {merged.sizes[first]} of {reference['resolution']} rows of {first}"
@@ -123,6 +133,8 @@ def merge_tiles(fragments: list[xr.Dataset]) -> xr.Dataset:
         "merged_from_tiles": tiles,
     }
     dataset = merged.to_dataset(name="loss")
+    if all(has_metric):
+        dataset["metric"] = xr.concat([ds["metric"] for ds in fragments], dim=first)
     for name in fragments[0].coords:
         if name != first:
             dataset = dataset.assign_coords({name: fragments[0][name]})

@@ -32,6 +32,10 @@ class Objective:
     batched_loss_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
     """Optional fast path: losses at a stack of flat parameter vectors (M × P) → (M,).
     When absent, batched evaluation uses ``vmap`` over ``loss_fn``."""
+    evaluate_fn: Callable[[Params], tuple[torch.Tensor, torch.Tensor]] | None = None
+    """Optional: the loss and a second scalar (``metric_name``, e.g. pixel accuracy) from one
+    forward pass, so a landscape can record both without evaluating the model twice."""
+    metric_name: str | None = None
 
     @classmethod
     def from_module(
@@ -93,7 +97,8 @@ class Objective:
         offset = 0
         for name, ref in self.params.items():
             size = ref.numel()
-            out[name] = vector[..., offset : offset + size].reshape(*vector.shape[:-1], *ref.shape)
+            shape = (*vector.shape[:-1], *ref.shape)  # () for scalar parameters
+            out[name] = vector[..., offset : offset + size].reshape(shape)
             offset += size
         return out
 

@@ -139,3 +139,53 @@ def topology_table(
         raise LosstopoError("no topology files given")
     table = pd.DataFrame(rows)
     return table.sort_values(["dims", "beta", "lr", "seed"], ascending=[True, True, False, True])
+
+
+UNET_COLUMNS = [
+    "lr",
+    "seed",
+    "epoch",
+    "train_loss",
+    "test_loss",
+    "test_pixel_accuracy",
+    "test_miou",
+    "synthetic_data",
+    "run",
+]
+
+
+def unet_table(metric_files: list[str | Path]) -> pd.DataFrame:
+    """One row per UNet run and epoch, from each run's ``metrics.csv`` and ``run.json``."""
+    if not metric_files:
+        raise LosstopoError("no metrics files given")
+    frames = []
+    for path in map(Path, metric_files):
+        run_file = path.parent / "run.json"
+        if not path.is_file():
+            raise LosstopoError(f"metrics file {path} does not exist")
+        if not run_file.is_file():
+            raise LosstopoError(f"run description {run_file} does not exist")
+        frame = pd.read_csv(path)
+        missing = [c for c in UNET_COLUMNS[2:7] if c not in frame.columns]
+        if missing:
+            raise LosstopoError(f"metrics file {path} lacks column(s) {', '.join(missing)}")
+        run = json.loads(run_file.read_text())
+        frame = frame.assign(
+            lr=float(run["lr"]),
+            seed=int(run["seed"]),
+            synthetic_data=bool(run.get("synthetic_data", False)),
+            run=path.parent.name,
+        )
+        frames.append(frame[UNET_COLUMNS])
+    table = pd.concat(frames, ignore_index=True)
+    return table.sort_values(["lr", "seed", "epoch"], ascending=[False, True, True]).reset_index(
+        drop=True
+    )
+
+
+def mean_accuracy_grid(table: pd.DataFrame, value: str = "test_pixel_accuracy") -> pd.DataFrame:
+    """Mean of ``value`` over seeds: rows = learning rate (descending), columns = epoch."""
+    if value not in table.columns:
+        raise LosstopoError(f"UNet table has no column {value!r}")
+    grid = table.groupby(["lr", "epoch"])[value].mean().unstack("epoch")
+    return grid.sort_index(ascending=False)

@@ -33,19 +33,49 @@ class Panel:
             raise LosstopoError(f"panel {text!r} is not RUN_DIR:DIMS")
         return cls(Path(run), int(dims))
 
-    def files(self) -> tuple[Path, Path, Path]:
+    def files(self) -> tuple[Path, Path, Path | None]:
+        """Topology and landscape files, plus the run's ``metrics.json`` where one exists
+        (PINN runs); a checkpoint's landscape carries its own metrics otherwise."""
+        metrics = self.run / "metrics.json"
         return (
             self.run / f"topology_{self.dims}d.nc",
             self.run / f"landscape_{self.dims}d.nc",
-            self.run / "metrics.json",
+            metrics if metrics.is_file() or (self.run / "model.pt").exists() else None,
         )
 
 
 def panel_title(panel: Panel, metrics: dict) -> str:
+    """PINN: β, lr, seed and error; segmentation: lr, seed, epoch and test accuracy."""
+    if "relative_l2_error" in metrics:
+        return (
+            f"β={metrics['beta']:g}, lr={metrics['lr']:g}, seed {metrics['seed']} "
+            f"({panel.dims}-D)\nrel. error {metrics['relative_l2_error']:.2g}"
+        )
     return (
-        f"β={metrics['beta']:g}, lr={metrics['lr']:g}, seed {metrics['seed']} ({panel.dims}-D)\n"
-        f"rel. error {metrics['relative_l2_error']:.2g}"
+        f"lr={metrics['lr']:g}, seed {metrics['seed']}, epoch {metrics['epoch']} "
+        f"({panel.dims}-D)\ntest pixel acc. {metrics['test_pixel_accuracy']:.3f}"
     )
+
+
+def landscape_metrics(landscape_path: Path) -> dict:
+    """Run metrics recorded in a checkpoint's landscape (segmentation checkpoints)."""
+    from losstopo.landscape_file import read_landscape
+
+    attrs = read_landscape(landscape_path).attrs
+    try:
+        hparams = json.loads(attrs["problem_hparams"])
+        metrics = json.loads(attrs["checkpoint_metrics"])
+        return {
+            "lr": float(hparams["lr"]),
+            "seed": int(attrs["checkpoint_seed"]),
+            "epoch": int(attrs["checkpoint_epoch"]),
+            "test_pixel_accuracy": float(metrics["test_pixel_accuracy"]),
+        }
+    except (KeyError, ValueError, TypeError) as exc:
+        raise LosstopoError(
+            f"{landscape_path} lacks the run metrics of its checkpoint ({exc}); "
+            "pass a run directory with metrics.json"
+        ) from None
 
 
 def profile_grid(
@@ -63,13 +93,16 @@ def profile_grid(
     for panel in panels:
         topology, landscape, metrics_path = panel.files()
         for path in (topology, landscape, metrics_path):
-            if not path.is_file():
+            if path is not None and not path.is_file():
                 raise LosstopoError(f"{path} does not exist")
         tree = tree_from_files(topology, landscape)
         if threshold > 0:
             tree = simplify(tree, absolute_threshold(tree, threshold, relative=True))
         profiles.append(landscape_profile(tree, order=order))
-        metrics = json.loads(metrics_path.read_text())
+        if metrics_path is None:
+            metrics = landscape_metrics(landscape)
+        else:
+            metrics = json.loads(metrics_path.read_text())
         titles.append(panel_title(panel, metrics))
         counts.append((tree.n_minima, tree.n_saddles, tree.connectivity))
     rows = math.ceil(len(panels) / columns)

@@ -25,9 +25,16 @@ class Problem(Protocol):
         ...
 
     def objective(
-        self, checkpoint: dict[str, Any], device: torch.device, dtype: torch.dtype
+        self,
+        checkpoint: dict[str, Any],
+        device: torch.device,
+        dtype: torch.dtype,
+        **options: Any,
     ) -> Objective:
-        """The trained model's loss on the problem's fixed data, as an :class:`Objective`."""
+        """The trained model's loss on the problem's fixed data, as an :class:`Objective`.
+
+        ``options`` are problem-specific choices of that data (e.g. ``bn_mode``); a problem
+        rejects options it does not know with a clear error."""
         ...
 
 
@@ -57,3 +64,4 @@ def problem_names() -> list[str]:
 
 # Registration happens on import of each problem module.
 from losstopo.problems import convection as _convection  # noqa: E402, F401
+from losstopo.problems import segmentation as _segmentation  # noqa: E402, F401

@@ -253,8 +253,16 @@ class ConvectionProblem:
         return build_model(PINNConfig.from_hparams(hparams))
 
     def objective(
-        self, checkpoint: dict[str, Any], device: torch.device, dtype: torch.dtype
+        self,
+        checkpoint: dict[str, Any],
+        device: torch.device,
+        dtype: torch.dtype,
+        **options: Any,
     ) -> Objective:
+        if options:
+            raise LosstopoError(
+                f"the convection problem takes no objective options (got {', '.join(options)})"
+            )
         config = PINNConfig.from_hparams(checkpoint["hparams"])
         model = self.build_model(checkpoint["hparams"])
         model.load_state_dict(checkpoint["state_dict"])

@@ -1,0 +1,287 @@
+# UNet-CRF segmentation study (DESIGN §6.2): data, training over epochs, per-checkpoint
+# Hessian directions, 2-D landscapes and merge trees, the accuracy table, Fig. 4 and Fig. B.6.
+
+UNET_DATA_LABEL = " (SYNTHETIC data)" if UNET_SYNTHETIC else ""
+
+
+if UNET_SYNTHETIC:
+
+    rule make_pets:
+        output:
+            f"{UNET_DATA}/SYNTHETIC.json",
+        log:
+            "results/logs/make_pets.log",
+        benchmark:
+            "results/benchmarks/make_pets.tsv"
+        params:
+            out=lambda wildcards, output: os.path.dirname(output[0]),
+            n_trainval=UNET["synthetic"]["n_trainval"],
+            n_test=UNET["synthetic"]["n_test"],
+            size=UNET["synthetic"]["size"],
+            seed=UNET["synthetic"]["seed"],
+        conda:
+            "../envs/unet.yaml"
+        shell:
+            "python -m losstopo make-pets --out {params.out} --n-trainval {params.n_trainval}"
+            " --n-test {params.n_test} --size {params.size} --seed {params.seed} > {log} 2>&1"
+
+
+rule train_unet:
+    input:
+        UNET_DATA_INPUT,
+    output:
+        checkpoints=[
+            f"results/unet/lr{{lr}}_seed{{seed}}/checkpoints/epoch_{epoch_label(e)}.pt"
+            for e in range(UNET["epochs"] + 1)
+        ],
+        metrics="results/unet/lr{lr}_seed{seed}/metrics.csv",
+        run="results/unet/lr{lr}_seed{seed}/run.json",
+    log:
+        "results/logs/train_unet/lr{lr}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train_unet/lr{lr}_seed{seed}.tsv"
+    params:
+        data=lambda wildcards, input: unet_data_dir(input[0]),
+        epochs=UNET["epochs"],
+        batch_size=UNET["batch_size"],
+        image_size=UNET["image_size"],
+        width=UNET["width"],
+        depth=UNET["depth"],
+        crf_iterations=UNET["crf_iterations"],
+        crf_taps=UNET["crf_taps"],
+        crf_bilateral="--crf-bilateral" if UNET["crf_bilateral"] else "",
+        weight_decay=UNET["weight_decay"],
+        step_size=UNET["step_size"],
+        gamma=UNET["gamma"],
+        limit_trainval=UNET["limit_trainval"],
+        limit_test=UNET["limit_test"],
+        dtype=UNET["dtype"],
+        device=lambda wildcards, resources: job_device(resources),
+        outdir=lambda wildcards, output: os.path.dirname(output.metrics),
+    threads: UNET["threads"]
+    conda:
+        "../envs/unet.yaml"
+    shell:
+        "python -m losstopo train-unet --data {params.data} --lr {wildcards.lr}"
+        " --seed {wildcards.seed} --epochs {params.epochs} --batch-size {params.batch_size}"
+        " --image-size {params.image_size} --width {params.width} --depth {params.depth}"
+        " --crf-iterations {params.crf_iterations} --crf-taps {params.crf_taps}"
+        " {params.crf_bilateral} --weight-decay {params.weight_decay}"
+        " --step-size {params.step_size} --gamma {params.gamma}"
+        " --limit-trainval {params.limit_trainval} --limit-test {params.limit_test}"
+        " --dtype {params.dtype} --threads {threads} --device {params.device}"
+        " --out {params.outdir} > {log} 2>&1"
+
+
+UNET_OBJECTIVE = (
+    f"--bn-mode {UNET['landscape']['bn_mode']}"
+    f" --objective-batch {UNET['landscape']['batch_size']}"
+    f" --objective-batch-seed {UNET['landscape']['batch_seed']}"
+)
+
+
+rule unet_hessian:
+    input:
+        checkpoint="results/unet/lr{lr}_seed{seed}/checkpoints/epoch_{epoch}.pt",
+        data=UNET_DATA_INPUT,
+    output:
+        "results/unet/lr{lr}_seed{seed}/epoch_{epoch}/hessian.nc",
+    log:
+        "results/logs/unet_hessian/lr{lr}_seed{seed}_epoch{epoch}.log",
+    benchmark:
+        "results/benchmarks/unet_hessian/lr{lr}_seed{seed}_epoch{epoch}.tsv"
+    params:
+        method=config["hessian"]["method"],
+        which=config["hessian"]["which"],
+        tol=config["hessian"]["tol"],
+        max_hvp=config["hessian"]["max_hvp"],
+        seed=config["hessian"]["seed"],
+        dtype=UNET["landscape"]["hessian_dtype"],
+        objective=UNET_OBJECTIVE,
+        device=lambda wildcards, resources: job_device(resources),
+    threads: UNET["landscape"]["threads"]
+    conda:
+        "../envs/unet.yaml"
+    shell:
+        "python -m losstopo hessian {input.checkpoint} --top-k 2 --method {params.method}"
+        " --which {params.which} --tol {params.tol} --max-hvp {params.max_hvp}"
+        " --seed {params.seed} --dtype {params.dtype} {params.objective}"
+        " --threads {threads} --device {params.device} --out {output} > {log} 2>&1"
+
+
+rule unet_landscape:
+    input:
+        checkpoint="results/unet/lr{lr}_seed{seed}/checkpoints/epoch_{epoch}.pt",
+        directions="results/unet/lr{lr}_seed{seed}/epoch_{epoch}/hessian.nc",
+        data=UNET_DATA_INPUT,
+    output:
+        "results/unet/lr{lr}_seed{seed}/epoch_{epoch}/landscape_2d.nc",
+    log:
+        "results/logs/unet_landscape/lr{lr}_seed{seed}_epoch{epoch}.log",
+    benchmark:
+        "results/benchmarks/unet_landscape/lr{lr}_seed{seed}_epoch{epoch}.tsv"
+    params:
+        resolution=UNET["landscape"]["resolution"],
+        distance=UNET["landscape"]["distance"],
+        normalization=UNET["landscape"]["normalization"],
+        dtype=UNET["landscape"]["dtype"],
+        memory_budget=UNET["landscape"]["memory_budget_mb"],
+        objective=UNET_OBJECTIVE,
+        device=lambda wildcards, resources: job_device(resources),
+    threads: UNET["landscape"]["threads"]
+    conda:
+        "../envs/unet.yaml"
+    shell:
+        "python -m losstopo landscape {input.checkpoint} --directions {input.directions}"
+        " --dims 2 --resolution {params.resolution} --distance {params.distance}"
+        " --normalization {params.normalization} --dtype {params.dtype}"
+        " --memory-budget {params.memory_budget} {params.objective}"
+        " --threads {threads} --device {params.device} --out {output} > {log} 2>&1"
+
+
+rule unet_topology:
+    input:
+        landscape="results/unet/lr{lr}_seed{seed}/epoch_{epoch}/landscape_2d.nc",
+        code=package_sources(
+            "topology/mergetree.py",
+            "topology/neighbors.py",
+            "topology/simplify.py",
+            "topology/summary.py",
+            "topology/topology_file.py",
+        ),
+    output:
+        "results/unet/lr{lr}_seed{seed}/epoch_{epoch}/topology_2d.nc",
+    log:
+        "results/logs/unet_topology/lr{lr}_seed{seed}_epoch{epoch}.log",
+    params:
+        connectivity=config["topology"]["connectivity"],
+        k=("--k {}".format(config["topology"]["k"]) if config["topology"]["k"] else ""),
+        symmetrize=config["topology"]["symmetrize"],
+        threshold=config["topology"]["persistence_threshold"],
+        relative="--relative" if config["topology"]["relative"] else "",
+        summary_threshold=config["topology"]["summary_threshold"],
+    conda:
+        "../envs/topology.yaml"
+    shell:
+        "python -m losstopo topology {input.landscape} --connectivity {params.connectivity}"
+        " {params.k} --symmetrize {params.symmetrize}"
+        " --persistence-threshold {params.threshold} {params.relative}"
+        " --summary-threshold {params.summary_threshold} --out {output} > {log} 2>&1"
+
+
+rule unet_accuracy:
+    input:
+        metrics=[f"{run}/metrics.csv" for run in unet_runs()],
+        runs=[f"{run}/run.json" for run in unet_runs()],
+        code=package_sources("tables.py"),
+    output:
+        "results/tables/unet_accuracy.csv",
+    log:
+        "results/logs/unet_accuracy.log",
+    conda:
+        "../envs/figures.yaml"
+    shell:
+        "python -m losstopo unet-table {input.metrics} --out {output} > {log} 2>&1"
+
+
+rule fig4_accuracy_heatmap:
+    input:
+        table="results/tables/unet_accuracy.csv",
+        code=package_sources("tables.py", "plots/heatmap.py", "plots/common.py"),
+    output:
+        png=report(
+            "results/figures/fig4_accuracy_heatmap.png",
+            caption="../report/fig4_accuracy_heatmap.rst",
+            category="UNet-CRF segmentation",
+            subcategory="Fig. 4",
+        ),
+        pdf="results/figures/fig4_accuracy_heatmap.pdf",
+    log:
+        "results/logs/fig4_accuracy_heatmap.log",
+    conda:
+        "../envs/figures.yaml"
+    shell:
+        "python -m losstopo figure unet-heatmap {input.table}"
+        " --out {output.png} {output.pdf} > {log} 2>&1"
+
+
+FIG4_FILES, FIG4_PANELS = unet_panels(
+    [
+        f"{unet_run_dir(UNET['figures']['profile_lr'], seed)}/epoch_{epoch_label(epoch)}"
+        for seed in UNET["figures"]["profile_seeds"]
+        for epoch in unet_analysis_epochs()
+    ]
+)
+
+
+rule fig4_profiles:
+    input:
+        panels=FIG4_FILES,
+        code=PROFILE_SOURCES,
+    output:
+        png=report(
+            "results/figures/fig4_profiles.png",
+            caption="../report/fig4_profiles.rst",
+            category="UNet-CRF segmentation",
+            subcategory="Fig. 4",
+        ),
+        pdf="results/figures/fig4_profiles.pdf",
+    log:
+        "results/logs/fig4_profiles.log",
+    params:
+        panels=FIG4_PANELS,
+        columns=len(unet_analysis_epochs()),
+        linear="" if config["figures"]["log_loss"] else "--linear",
+        threshold=config["figures"]["profile_threshold"],
+        order=config["figures"]["child_order"],
+        title=(
+            f"UNet-CRF profiles over training, lr={UNET['figures']['profile_lr']:g}"
+            f"{UNET_DATA_LABEL}"
+        ),
+    conda:
+        "../envs/figures.yaml"
+    shell:
+        "python -m losstopo figure profiles {params.panels} --columns {params.columns}"
+        " {params.linear} --threshold {params.threshold} --order {params.order}"
+        " --title {params.title:q} --out {output.png} {output.pdf} > {log} 2>&1"
+
+
+FIGB6_FILES, FIGB6_PANELS = unet_panels(
+    [
+        f"{unet_run_dir(lr, UNET['figures']['compare_seed'])}/epoch_{epoch_label(epoch)}"
+        for lr in UNET["learning_rates"]
+        for epoch in UNET["figures"]["compare_epochs"]
+    ]
+)
+
+
+rule figB6_profiles_by_lr:
+    input:
+        panels=FIGB6_FILES,
+        code=PROFILE_SOURCES,
+    output:
+        png=report(
+            "results/figures/figB6_profiles_by_lr.png",
+            caption="../report/figB6_profiles_by_lr.rst",
+            category="UNet-CRF segmentation",
+            subcategory="Fig. B.6",
+        ),
+        pdf="results/figures/figB6_profiles_by_lr.pdf",
+    log:
+        "results/logs/figB6_profiles_by_lr.log",
+    params:
+        panels=FIGB6_PANELS,
+        columns=len(UNET["figures"]["compare_epochs"]),
+        linear="" if config["figures"]["log_loss"] else "--linear",
+        threshold=config["figures"]["profile_threshold"],
+        order=config["figures"]["child_order"],
+        title=(
+            f"UNet-CRF profiles across learning rates, seed {UNET['figures']['compare_seed']}"
+            f"{UNET_DATA_LABEL}"
+        ),
+    conda:
+        "../envs/figures.yaml"
+    shell:
+        "python -m losstopo figure profiles {params.panels} --columns {params.columns}"
+        " {params.linear} --threshold {params.threshold} --order {params.order}"
+        " --title {params.title:q} --out {output.png} {output.pdf} > {log} 2>&1"

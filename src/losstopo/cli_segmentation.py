@@ -1,0 +1,237 @@
+"""Command-line subcommands of the segmentation study: data, training, table and heat map."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from losstopo.errors import LosstopoError
+
+log = logging.getLogger("losstopo")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _add_runtime(parser: argparse.ArgumentParser, device: bool = True) -> None:
+    parser.add_argument(
+        "--threads", type=_positive_int, default=1, help="CPU threads for torch (default: 1)"
+    )
+    if device:
+        parser.add_argument(
+            "--device",
+            choices=("auto", "cpu", "cuda"),
+            default="auto",
+            help="compute device; auto = CUDA when present (default: auto)",
+        )
+
+
+def _cmd_make_pets(args: argparse.Namespace) -> None:
+    from losstopo.data.synthetic_pets import make_synthetic_pets
+
+    out = Path(args.out)
+    info = make_synthetic_pets(out, args.n_trainval, args.n_test, args.size, args.seed)
+    log.info(
+        "wrote a SYNTHETIC pets-like dataset to %s (%d trainval + %d test images, %d px, seed %d)",
+        out,
+        info.get("n_trainval", args.n_trainval),
+        info.get("n_test", args.n_test),
+        args.size,
+        args.seed,
+    )
+
+
+def _cmd_train_unet(args: argparse.Namespace) -> None:
+    from losstopo.atomic import ensure_writable_dir
+    from losstopo.problems.segmentation import UNetConfig
+    from losstopo.runtime import resolve_device, resolve_dtype, set_threads
+    from losstopo.unet_training import train_unet_run
+
+    config = UNetConfig(
+        data_dir=str(args.data),
+        lr=args.lr,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        width=args.width,
+        depth=args.depth,
+        crf_iterations=args.crf_iterations,
+        crf_taps=args.crf_taps,
+        crf_bilateral=args.crf_bilateral,
+        weight_decay=args.weight_decay,
+        step_size=args.step_size,
+        gamma=args.gamma,
+        limit_trainval=args.limit_trainval,
+        limit_test=args.limit_test,
+    )
+    out = Path(args.out)
+    ensure_writable_dir(out)
+    set_threads(args.threads)
+    device = resolve_device(args.device)
+    table = train_unet_run(
+        config,
+        args.seed,
+        out,
+        device,
+        resolve_dtype(args.dtype),
+        threads=args.threads,
+        stop_after=args.stop_after,
+    )
+    last = table.iloc[-1]
+    log.info(
+        "lr=%g seed=%d: epoch %d, test pixel accuracy %.4f (epoch 0: %.4f), mIoU %.4f",
+        config.lr,
+        args.seed,
+        int(last["epoch"]),
+        float(last["test_pixel_accuracy"]),
+        float(table.iloc[0]["test_pixel_accuracy"]),
+        float(last["test_miou"]),
+    )
+
+
+def _cmd_unet_table(args: argparse.Namespace) -> None:
+    from losstopo.tables import unet_table, write_csv_atomic
+
+    table = unet_table(args.metrics)
+    write_csv_atomic(table, args.out)
+    log.info("wrote %d rows (%d runs) to %s", len(table), table.run.nunique(), args.out)
+
+
+def _cmd_figure_unet_heatmap(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from losstopo.plots.common import save_figure
+    from losstopo.plots.heatmap import accuracy_heatmap
+    from losstopo.tables import mean_accuracy_grid
+
+    path = Path(args.table)
+    if not path.is_file():
+        raise LosstopoError(f"table {path} does not exist")
+    table = pd.read_csv(path)
+    grid = mean_accuracy_grid(table, args.value)
+    n_seeds = int(table.groupby(["lr", "epoch"]).size().max())
+    synthetic = bool(table["synthetic_data"].any()) if "synthetic_data" in table else False
+    save_figure(accuracy_heatmap(grid, n_seeds, synthetic, title=args.title), args.out)
+    log.info("wrote %s", ", ".join(args.out))
+
+
+def add_segmentation_commands(
+    sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
+) -> None:
+    """Register ``make-pets``, ``train-unet``, ``unet-table`` and ``figure unet-heatmap``."""
+    p = sub.add_parser(
+        "make-pets",
+        help="generate a SYNTHETIC pets-like dataset in the Oxford-IIIT Pet layout",
+        description="Write synthetic animal-like images, trimaps and split files in exactly "
+        "the Oxford-IIIT Pet on-disk layout (deterministic for a seed), so the segmentation "
+        "study runs offline. Everything derived from it is labelled synthetic.",
+    )
+    p.add_argument("--out", required=True, help="dataset directory to create")
+    p.add_argument(
+        "--n-trainval", type=_positive_int, default=320, help="training images (default: 320)"
+    )
+    p.add_argument("--n-test", type=_positive_int, default=160, help="test images (default: 160)")
+    p.add_argument(
+        "--size", type=_positive_int, default=64, help="nominal image side in px (default: 64)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="generator seed (default: 0)")
+    _add_runtime(p, device=False)
+    p.set_defaults(func=_cmd_make_pets)
+
+    p = sub.add_parser(
+        "train-unet",
+        help="train one UNet-CRF segmentation run (checkpoint every epoch)",
+        description="AdamW + StepLR on the trainval split, pixel cross-entropy on 3 classes; "
+        "writes checkpoints/epoch_EEE.pt (epoch 0 = before training), metrics.csv and run.json "
+        "into --out, and resumes from the last finished epoch if interrupted.",
+    )
+    p.add_argument("--data", required=True, help="Oxford-IIIT Pet directory (real or synthetic)")
+    p.add_argument("--lr", type=float, required=True, help="learning rate (> 0)")
+    p.add_argument("--seed", type=int, required=True, help="initialisation and shuffling seed")
+    p.add_argument("--epochs", type=_positive_int, default=30, help="epochs (default: 30)")
+    p.add_argument("--batch-size", type=_positive_int, default=32, help="batch (default: 32)")
+    p.add_argument(
+        "--image-size", type=_positive_int, default=224, help="centre-crop side (default: 224)"
+    )
+    p.add_argument("--width", type=_positive_int, default=16, help="UNet width (default: 16)")
+    p.add_argument(
+        "--depth", type=_positive_int, default=5, help="UNet resolution levels (default: 5)"
+    )
+    p.add_argument(
+        "--crf-iterations",
+        type=_non_negative_int,
+        default=5,
+        help="mean-field iterations, 0 = no CRF layer (default: 5)",
+    )
+    p.add_argument(
+        "--crf-taps", type=_positive_int, default=11, help="Gaussian filter taps (default: 11)"
+    )
+    p.add_argument(
+        "--crf-bilateral",
+        action="store_true",
+        help="add the local-window bilateral kernel (off in the paper)",
+    )
+    p.add_argument(
+        "--weight-decay", type=float, default=0.01, help="AdamW weight decay (default: 0.01)"
+    )
+    p.add_argument("--step-size", type=_positive_int, default=20, help="StepLR step (default: 20)")
+    p.add_argument("--gamma", type=float, default=0.1, help="StepLR factor (default: 0.1)")
+    p.add_argument(
+        "--limit-trainval",
+        type=_non_negative_int,
+        default=0,
+        help="use only the first N training images, 0 = all (default: 0)",
+    )
+    p.add_argument(
+        "--limit-test",
+        type=_non_negative_int,
+        default=0,
+        help="use only the first N test images, 0 = all (default: 0)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float32",
+        help="training precision (default: float32)",
+    )
+    p.add_argument(
+        "--stop-after",
+        type=_positive_int,
+        default=None,
+        help=argparse.SUPPRESS,  # stop as an interruption would (tests of resuming)
+    )
+    p.add_argument("--out", required=True, help="run directory")
+    _add_runtime(p)
+    p.set_defaults(func=_cmd_train_unet)
+
+    p = sub.add_parser("unet-table", help="collect UNet metrics into one tidy CSV")
+    p.add_argument("metrics", nargs="+", help="metrics.csv of each run (run.json beside it)")
+    p.add_argument("--out", required=True, help="output CSV")
+    _add_runtime(p, device=False)
+    p.set_defaults(func=_cmd_unet_table)
+
+    p = figsub.add_parser(
+        "unet-heatmap", help="Fig. 4 (left): mean test accuracy over epoch x learning rate"
+    )
+    p.add_argument("table", help="unet_accuracy.csv")
+    p.add_argument(
+        "--value",
+        default="test_pixel_accuracy",
+        help="table column to show (default: test_pixel_accuracy)",
+    )
+    p.add_argument("--title", default=None, help="figure title")
+    p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
+    _add_runtime(p, device=False)
+    p.set_defaults(func=_cmd_figure_unet_heatmap)

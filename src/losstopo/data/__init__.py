@@ -1,0 +1,1 @@
+"""Datasets for the paper's experiments: the Oxford-IIIT Pet loader and a synthetic stand-in."""
