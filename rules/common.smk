@@ -193,6 +193,8 @@ def _check_unet_config():
         raise ValueError("config unet.figures.profile_lr must be one of unet.learning_rates")
     if not set(figures["profile_seeds"]) <= set(UNET["analysis"]["seeds"]):
         raise ValueError("config unet.figures.profile_seeds must be analysed seeds")
+    if not set(figures["profile_epochs"]) <= analysed:
+        raise ValueError("config unet.figures.profile_epochs must be analysed epochs")
     if not set(figures["compare_epochs"]) <= analysed:
         raise ValueError("config unet.figures.compare_epochs must be analysed epochs")
     if figures["compare_seed"] not in UNET["analysis"]["seeds"]:

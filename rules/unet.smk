@@ -209,7 +209,7 @@ FIG4_FILES, FIG4_PANELS = unet_panels(
     [
         f"{unet_run_dir(UNET['figures']['profile_lr'], seed)}/epoch_{epoch_label(epoch)}"
         for seed in UNET["figures"]["profile_seeds"]
-        for epoch in unet_analysis_epochs()
+        for epoch in UNET["figures"]["profile_epochs"]
     ]
 )
 
@@ -230,7 +230,7 @@ rule fig4_profiles:
         "results/logs/fig4_profiles.log",
     params:
         panels=FIG4_PANELS,
-        columns=len(unet_analysis_epochs()),
+        columns=len(UNET["figures"]["profile_epochs"]),
         linear="" if config["figures"]["log_loss"] else "--linear",
         threshold=config["figures"]["profile_threshold"],
         order=config["figures"]["child_order"],

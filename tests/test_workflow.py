@@ -20,6 +20,7 @@ from snakemake.utils import validate
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = str(REPO / "config.schema.yaml")
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+GPU_RULES = ("train_pinn", "hessian", "landscape", "train_unet", "unet_hessian", "unet_landscape")
 
 
 def _load(name: str) -> dict:
@@ -153,9 +154,14 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
         "fig3_profiles",
         "figA5_profiles_by_dimension",
         "topology_vs_error",
+        "fig4_accuracy_heatmap",
+        "fig4_profiles",
+        "figB6_profiles_by_lr",
     ):
         for suffix in ("png", "pdf"):
             assert (tmp_path / f"results/figures/{figure}.{suffix}").stat().st_size > 5_000
+
+    _check_segmentation_outputs(tmp_path, smoke["unet"], smoke["topology"])
 
     # nothing declared is missing or out of date
     dry = _snakemake(["-n", "--configfile", str(REPO / "configs/smoke.yaml")], tmp_path)
@@ -170,8 +176,51 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
     shutil.rmtree(tmp_path / ".snakemake", ignore_errors=True)
 
 
+def _check_segmentation_outputs(root: Path, unet: dict, topology_config: dict) -> None:
+    """Every UNet run, checkpoint analysis and table of the smoke study, with its values."""
+    table = pd.read_csv(root / "results/tables/unet_accuracy.csv")
+    assert len(table) == len(unet["learning_rates"]) * len(unet["seeds"]) * (unet["epochs"] + 1)
+    assert table.synthetic_data.all()
+    assert ((table.test_pixel_accuracy >= 0) & (table.test_pixel_accuracy <= 1)).all()
+    assert json.loads((root / unet["data_dir"] / "SYNTHETIC.json").read_text())
+    resolution = unet["landscape"]["resolution"]
+    for lr in unet["learning_rates"]:
+        for seed in unet["analysis"]["seeds"]:
+            run = root / f"results/unet/lr{float(lr):g}_seed{seed}"
+            assert (root / f"results/benchmarks/train_unet/{run.name}.tsv").exists()
+            for epoch in unet["analysis"]["epochs"]:
+                checkpoint = run / f"epoch_{epoch:03d}"
+                hessian = xr.open_dataset(checkpoint / "hessian.nc")
+                assert hessian.eigenvalues.size == 2
+                assert hessian.attrs["bn_mode"] == unet["landscape"]["bn_mode"]
+                landscape = xr.open_dataset(checkpoint / "landscape_2d.nc")
+                assert landscape.loss.shape == (resolution, resolution)
+                assert landscape.metric.shape == (resolution, resolution)
+                assert landscape.attrs["checkpoint_epoch"] == epoch
+                assert landscape.attrs["objective_synthetic_data"] == 1
+                assert landscape.attrs["distance"] == unet["landscape"]["distance"]
+                row = table[(table.lr == lr) & (table.seed == seed) & (table.epoch == epoch)]
+                assert json.loads(landscape.attrs["checkpoint_metrics"])[
+                    "test_pixel_accuracy"
+                ] == pytest.approx(row.test_pixel_accuracy.item())
+                centre = landscape.loss.values[resolution // 2, resolution // 2]
+                assert centre == pytest.approx(landscape.attrs["center_loss"], rel=1e-6)
+                tree = xr.open_dataset(checkpoint / "topology_2d.nc")
+                assert tree.attrs["connectivity"] == topology_config["connectivity"]
+                assert int(tree.arc_size.sum()) == resolution**2
+
+
+def _paper_data_stand_in(root: Path) -> None:
+    """The real dataset's split file, so a dry run of the paper study finds its input."""
+    paper = _load("configs/paper.yaml")
+    split = root / paper["unet"]["data_dir"] / "annotations/trainval.txt"
+    split.parent.mkdir(parents=True)
+    split.write_text("Abyssinian_1 1 1 1\n")
+
+
 def test_slurm_profile_requests_gpus_for_the_heavy_rules(tmp_path):
     """Dry run of the paper configuration through the SLURM profile (no cluster needed)."""
+    _paper_data_stand_in(tmp_path)
     result = _snakemake(
         [
             "-n",
@@ -194,13 +243,13 @@ def test_slurm_profile_requests_gpus_for_the_heavy_rules(tmp_path):
         rule = match.group(1)
         seen.add(rule)
         resources = re.search(r"resources: (.*)", job)
-        if rule in ("train_pinn", "hessian", "landscape"):
+        if rule in GPU_RULES:
             assert resources and "gpu=1" in resources.group(1), job
             assert "--device cuda" in job
             assert re.search(r"mem_mb=\d+", resources.group(1))
         else:  # merge trees, tables and figures run on CPUs
             assert "gpu=1" not in (resources.group(1) if resources else ""), job
-    assert {"train_pinn", "hessian", "landscape", "topology", "fig3_profiles"} <= seen
+    assert {*GPU_RULES, "topology", "unet_topology", "fig3_profiles", "fig4_profiles"} <= seen
 
 
 def test_gpu_workstation_profile_runs_heavy_rules_on_cuda(tmp_path):
@@ -216,7 +265,7 @@ def test_gpu_workstation_profile_runs_heavy_rules_on_cuda(tmp_path):
     )
     text = result.stdout + result.stderr
     assert result.returncode == 0, text[-3000:]
-    for rule in ("train_pinn", "hessian", "landscape"):
+    for rule in GPU_RULES:
         jobs = [
             j
             for j in re.split(r"\n\s*\[[^\]]+\][^\n]*\n", text)
@@ -231,6 +280,7 @@ def test_tiled_landscapes_match_and_rerun_only_a_missing_tile(tmp_path):
     smoke["landscape"]["tiles"] = 2
     smoke["landscape"]["grids"] = [{"dims": 3, "resolution": 5}]
     smoke["figures"]["compare_dims"] = [3]
+    smoke["unet"]["enabled"] = False
     config = tmp_path / "tiled.yaml"
     config.write_text(yaml.safe_dump(smoke))
     result = _snakemake(["--cores", "2", "--configfile", str(config)], tmp_path)
