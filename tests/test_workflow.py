@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ from snakemake.utils import validate
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = str(REPO / "config.schema.yaml")
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-GPU_RULES = ("train_pinn", "hessian", "landscape", "train_unet", "unet_hessian", "unet_landscape")
+GPU_RULES = ("landscape", "train_unet", "unet_hessian", "unet_landscape")
 
 
 def _load(name: str) -> dict:
@@ -249,7 +250,7 @@ def test_slurm_profile_requests_gpus_for_the_heavy_rules(tmp_path):
             assert re.search(r"mem_mb=\d+", resources.group(1))
         else:  # merge trees, tables and figures run on CPUs
             assert "gpu=1" not in (resources.group(1) if resources else ""), job
-    assert {*GPU_RULES, "topology", "unet_topology", "fig3_profiles", "fig4_profiles"} <= seen
+    assert {*GPU_RULES, "train_pinn", "hessian", "topology", "fig4_profiles"} <= seen
 
 
 def test_gpu_workstation_profile_runs_heavy_rules_on_cuda(tmp_path):
@@ -330,3 +331,84 @@ def test_tiled_landscapes_match_and_rerun_only_a_missing_tile(tmp_path):
         and "landscape_3d_tile0.nc" not in text.split("rule landscape_tile:")[1].split("\n\n")[0]
     )
     assert "train_pinn" not in planned and "hessian" not in planned
+
+
+FAKE_SLURM = {
+    # sbatch: record the call, run the job script at once (as a node would), print the job id
+    "sbatch": """#!/bin/sh
+echo "$*" >> "$FAKE_SLURM/sbatch.log"
+id=$(( $(cat "$FAKE_SLURM/counter" 2>/dev/null || echo 100) + 1 )); echo $id > "$FAKE_SLURM/counter"
+wrap=""
+for arg in "$@"; do case "$arg" in --wrap=*) wrap="${arg#--wrap=}" ;; esac; done
+if [ -n "$wrap" ]; then printf '%s\n' "$wrap" > "$FAKE_SLURM/job$id.sh"
+else cat > "$FAKE_SLURM/job$id.sh"; fi
+(cd "$PWD" && sh "$FAKE_SLURM/job$id.sh" > "$FAKE_SLURM/job$id.out" 2>&1)
+if [ $? -eq 0 ]; then state=COMPLETED; else state=FAILED; fi
+echo $state > "$FAKE_SLURM/state$id"
+echo $id
+""",
+    # srun: drop its options, run the command (or the script on stdin)
+    "srun": """#!/bin/sh
+while [ $# -gt 0 ]; do case "$1" in -*) shift ;; *) break ;; esac; done
+if [ $# -gt 0 ]; then exec "$@"; else exec sh /dev/stdin; fi
+""",
+    "sacct": """#!/bin/sh
+echo "$*" >> "$FAKE_SLURM/sacct.log"
+for f in "$FAKE_SLURM"/state*; do [ -e "$f" ] && echo "${f##*state}|$(cat "$f")"; done
+exit 0
+""",
+    "squeue": "#!/bin/sh\nexit 0\n",
+    "sacctmgr": "#!/bin/sh\necho testaccount\n",
+    "sshare": "#!/bin/sh\necho testaccount\n",
+    "scontrol": "#!/bin/sh\necho 'MinJobAge = 300 sec'\n",
+    "sinfo": "#!/bin/sh\necho PARTITION; echo gpu*\n",
+    "scancel": "#!/bin/sh\nexit 0\n",
+}
+
+
+def test_slurm_executor_submits_training_with_a_gpu(tmp_path):
+    """A short run through the SLURM executor with stand-ins for the SLURM commands: the UNet
+    training job's sbatch line asks for a GPU and the job runs the CLI with --device cuda."""
+    fake = tmp_path / "fake-slurm"
+    fake.mkdir()
+    for name, script in FAKE_SLURM.items():
+        path = fake / name
+        path.write_text(script)
+        path.chmod(0o755)
+    config = REPO / "configs/smoke.yaml"
+    env = {
+        **os.environ,
+        "FAKE_SLURM": str(fake),
+        "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}",
+    }
+    target = "results/unet/lr0.002_seed243/metrics.csv"
+    args = [
+        *SNAKEMAKE,
+        *("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path)),
+        *("--workflow-profile", str(REPO / "profiles/slurm"), "--configfile", str(config)),
+        *("--retries", "0", "--slurm-init-seconds-before-status-checks", "1", target),
+        *("--latency-wait", "5"),
+        *("--default-resources", "slurm_account=testaccount", "slurm_partition=gpu"),
+    ]
+    result = subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=env,
+    )
+    text = result.stdout + result.stderr
+    submitted = (fake / "sbatch.log").read_text().splitlines()
+    data = [line for line in submitted if "rule_make_pets" in line]
+    assert len(data) == 1 and "--gpus" not in data[0], text[-3000:]  # data on a CPU node
+    training = [line for line in submitted if "rule_train_unet" in line]
+    assert len(training) == 1, text[-3000:]
+    assert "--gpus=1" in training[0]
+    assert "--account=testaccount" in training[0] or "-A testaccount" in training[0]
+    assert re.search(r"--mem[= ]\d+", training[0])
+    log = (tmp_path / "results/logs/train_unet/lr0.002_seed243.log").read_text()
+    if "no CUDA device is available" in log:  # a CPU-only test machine: one clear line
+        assert result.returncode != 0 and not (tmp_path / target).exists()
+    else:  # a machine with a GPU trains on it
+        assert result.returncode == 0, text[-3000:]
