@@ -500,7 +500,12 @@ def _cmd_estimate(args: argparse.Namespace) -> None:
         config = load_config(args.config)
     cores = args.cores or os.cpu_count() or 1
     dims = [grid["dims"] for grid in config["landscape"]["grids"]]
-    probes = probe(dims, config["landscape"].get("dtype", "float32"))
+    unet = config.get("unet", {})
+    probes = probe(
+        dims,
+        config["landscape"].get("dtype", "float32"),
+        unet if unet and unet.get("enabled", True) else None,
+    )
     central = predict(config, probes, cores, TYPICAL_BUDGET_FRACTION)
     text = report(central, predict(config, probes, cores), probes)
     print(text)

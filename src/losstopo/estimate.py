@@ -29,6 +29,8 @@ from losstopo.errors import LosstopoError
 # estimate assumes half, the upper bound all of it.
 TYPICAL_BUDGET_FRACTION = 0.5
 HVPS_PER_PAIR = 5  # Lanczos needs about 13-17 HVPs for k = 4 on the PINN (benchmarks/hessian.py)
+UNET_HVPS = 30  # Lanczos HVPs for the top-2 pairs of a UNet-CRF checkpoint (default study)
+REAL_PETS = {"trainval": 3680, "test": 3669}  # images in the Oxford-IIIT Pet splits
 FIGURE_SECONDS = 4.0  # one figure or table job besides start-up
 
 
@@ -66,10 +68,84 @@ class Probes:
     per_hvp: float
     per_point: dict[int, float]
     per_vertex: dict[int, float]
+    unet: UNetProbes | None = None
 
 
-def probe(dims: list[int], dtype: str = "float32") -> Probes:
-    """Time small instances of every stage."""
+@dataclass
+class UNetProbes:
+    """Seconds per unit of segmentation work on this machine (one thread)."""
+
+    per_train_image: float  # forward, backward and AdamW step, per image of a batch
+    per_eval_image: float  # eval-mode forward per image
+    per_hvp_image: float  # Hessian-vector product per image of the loss batch
+    per_point_image: float  # landscape point per image of the loss batch
+    per_generated_image: float  # make-pets, per image
+
+
+def probe_unet(unet: dict[str, Any]) -> UNetProbes:
+    """Time the configured UNet-CRF on a few random images (costs scale with the images)."""
+    from torch.func import functional_call, grad, jvp
+
+    from losstopo.data.synthetic_pets import render_pet
+    from losstopo.models.unet import build_unet
+    from losstopo.runtime import resolve_dtype
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    size, images = int(unet["image_size"]), 2
+    model = build_unet(
+        {
+            "width": unet["width"],
+            "depth": unet["depth"],
+            "crf_iterations": unet["crf_iterations"],
+            "crf_taps": unet["crf_taps"],
+            "crf_bilateral": unet["crf_bilateral"],
+        }
+    )
+    x = torch.randn(images, 3, size, size)
+    y = torch.randint(0, 3, (images, size, size))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+    def step() -> None:
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+
+    def timed(fn, repeats: int = 2) -> float:
+        fn()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        return (time.perf_counter() - start) / repeats / images
+
+    per_train = timed(step)
+    model.eval()
+    with torch.no_grad():
+        per_eval = timed(lambda: model(x))
+    landscape = unet.get("landscape", {})
+    model64 = model.to(resolve_dtype(landscape.get("hessian_dtype", "float64")))
+    x64 = x.to(next(model64.parameters()).dtype)
+    params = {k: v.detach() for k, v in model64.named_parameters()}
+    tangent = {k: torch.randn_like(v) for k, v in params.items()}
+
+    def loss(p):
+        return torch.nn.functional.cross_entropy(functional_call(model64, p, (x64,)), y)
+
+    per_hvp = timed(lambda: jvp(grad(loss), (params,), (tangent,)))
+    model = model.to(resolve_dtype(landscape.get("dtype", "float32")))
+    with torch.no_grad():
+        per_point = timed(lambda: model(x.to(next(model.parameters()).dtype)))
+    rng = np.random.default_rng(0)
+    side = int(unet.get("synthetic", {}).get("size", 64))
+    start = time.perf_counter()
+    for species in (1, 2):
+        render_pet(rng, species, side)
+    per_generated = (time.perf_counter() - start) / 2 * 1.5  # plus JPEG/PNG encoding
+    return UNetProbes(per_train, per_eval, per_hvp, per_point, per_generated)
+
+
+def probe(dims: list[int], dtype: str = "float32", unet: dict | None = None) -> Probes:
+    """Time small instances of every stage (the UNet's too when ``unet`` is configured)."""
     from losstopo.hessian import HVPOperator, start_vector
     from losstopo.landscape import LandscapeEvaluator, grid_alphas, grid_axes
     from losstopo.problems.convection import ConvectionProblem, PINNConfig, train
@@ -113,7 +189,51 @@ def probe(dims: list[int], dtype: str = "float32") -> Probes:
         start = time.perf_counter()
         merge_tree(field)
         per_vertex[n] = (time.perf_counter() - start) / field.size
-    return Probes(startup, per_iteration, per_hvp, per_point, per_vertex)
+    if unet is not None and 2 not in per_vertex:
+        field = rng.random((200, 200))
+        merge_tree(field[:3, :3])
+        start = time.perf_counter()
+        merge_tree(field)
+        per_vertex[2] = (time.perf_counter() - start) / field.size
+    unet_probes = probe_unet(unet) if unet is not None else None
+    return Probes(startup, per_iteration, per_hvp, per_point, per_vertex, unet_probes)
+
+
+def unet_jobs(unet: dict[str, Any], probes: Probes) -> list[tuple[str, float]]:
+    """(stage, seconds) of every job of the segmentation study."""
+    u = probes.unet
+    assert u is not None
+    synthetic = unet.get("dataset", "synthetic") == "synthetic"
+    sizes = unet.get("synthetic", {})
+    n_train = int(sizes.get("n_trainval", 320)) if synthetic else REAL_PETS["trainval"]
+    n_test = int(sizes.get("n_test", 160)) if synthetic else REAL_PETS["test"]
+    n_train = min(n_train, unet.get("limit_trainval") or n_train)
+    n_test = min(n_test, unet.get("limit_test") or n_test)
+    epochs = int(unet["epochs"])
+    runs = len(unet["learning_rates"]) * len(unet["seeds"])
+    analysis = unet.get("analysis", {})
+    epochs_analysed = analysis.get("epochs", [])
+    checkpoints = (
+        (epochs + 1 if epochs_analysed == "all" else len(epochs_analysed))
+        * len(unet["learning_rates"])
+        * len(analysis.get("seeds", []))
+    )
+    landscape = unet.get("landscape", {})
+    batch = int(landscape.get("batch_size", 32))
+    points = int(landscape.get("resolution", 15)) ** 2
+    train = probes.startup + epochs * n_train * u.per_train_image
+    # evaluation: both splits before training, the test split after every epoch
+    train += (n_train + (epochs + 1) * n_test) * u.per_eval_image
+    jobs = []
+    if synthetic:
+        jobs.append(("make_pets", probes.startup + (n_train + n_test) * u.per_generated_image))
+    jobs += [("train_unet", train)] * runs
+    jobs += [("unet_hessian", probes.startup + UNET_HVPS * batch * u.per_hvp_image)] * checkpoints
+    jobs += [("unet_landscape", probes.startup + points * batch * u.per_point_image)] * checkpoints
+    topology = probes.startup + points * probes.per_vertex[2]
+    jobs += [("unet_topology", topology)] * checkpoints
+    jobs += [("tables_and_figures", probes.startup + FIGURE_SECONDS)] * 4
+    return jobs
 
 
 def _fmt(value: float) -> str:
@@ -160,6 +280,9 @@ def predict(
         jobs += [("landscape", seconds)] * len(analysed)
         jobs += [("topology", topology)] * len(analysed)
     jobs += [("tables_and_figures", probes.startup + FIGURE_SECONDS)] * 6
+    unet = config.get("unet", {})
+    if probes.unet is not None and unet.get("enabled", True):
+        jobs += unet_jobs(unet, probes)
     by_stage: dict[str, float] = {}
     for stage, seconds in jobs:
         by_stage[stage] = by_stage.get(stage, 0.0) + seconds
@@ -189,6 +312,14 @@ def report(prediction: dict[str, Any], upper: dict[str, Any], probes: Probes) ->
         lines.append(
             f"  {n}-D: landscape point {probes.per_point[n] * 1e6:.0f} us, merge-tree "
             f"vertex {probes.per_vertex[n] * 1e6:.2f} us"
+        )
+    if probes.unet is not None:
+        u = probes.unet
+        lines.append(
+            f"  UNet-CRF per image: training step {u.per_train_image * 1e3:.1f} ms, forward "
+            f"{u.per_eval_image * 1e3:.1f} ms, HVP {u.per_hvp_image * 1e3:.1f} ms, landscape "
+            f"point {u.per_point_image * 1e3:.1f} ms, "
+            f"generation {u.per_generated_image * 1e3:.1f} ms"
         )
     lines.append(
         f"study: {prediction['jobs']} jobs, {prediction['trainings']} trainings, "
