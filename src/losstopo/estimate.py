@@ -29,7 +29,7 @@ from losstopo.errors import LosstopoError
 # estimate assumes half, the upper bound all of it.
 TYPICAL_BUDGET_FRACTION = 0.5
 HVPS_PER_PAIR = 5  # Lanczos needs about 13-17 HVPs for k = 4 on the PINN (benchmarks/hessian.py)
-UNET_HVPS = 30  # Lanczos HVPs for the top-2 pairs of a UNet-CRF checkpoint (default study)
+UNET_HVPS = 15  # Lanczos HVPs for the top-2 pairs of a UNet-CRF checkpoint (10-22 measured)
 REAL_PETS = {"trainval": 3680, "test": 3669}  # images in the Oxford-IIIT Pet splits
 FIGURE_SECONDS = 4.0  # one figure or table job besides start-up
 

@@ -6,16 +6,10 @@ import argparse
 import logging
 from pathlib import Path
 
+from losstopo.cli.common import add_runtime, positive_int
 from losstopo.errors import LosstopoError
 
 log = logging.getLogger("losstopo")
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _non_negative_int(text: str) -> int:
@@ -23,19 +17,6 @@ def _non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
-
-
-def _add_runtime(parser: argparse.ArgumentParser, device: bool = True) -> None:
-    parser.add_argument(
-        "--threads", type=_positive_int, default=1, help="CPU threads for torch (default: 1)"
-    )
-    if device:
-        parser.add_argument(
-            "--device",
-            choices=("auto", "cpu", "cuda"),
-            default="auto",
-            help="compute device; auto = CUDA when present (default: auto)",
-        )
 
 
 def _cmd_make_pets(args: argparse.Namespace) -> None:
@@ -127,9 +108,7 @@ def _cmd_figure_unet_heatmap(args: argparse.Namespace) -> None:
     log.info("wrote %s", ", ".join(args.out))
 
 
-def add_segmentation_commands(
-    sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
-) -> None:
+def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction) -> None:
     """Register ``make-pets``, ``train-unet``, ``unet-table`` and ``figure unet-heatmap``."""
     p = sub.add_parser(
         "make-pets",
@@ -140,14 +119,14 @@ def add_segmentation_commands(
     )
     p.add_argument("--out", required=True, help="dataset directory to create")
     p.add_argument(
-        "--n-trainval", type=_positive_int, default=320, help="training images (default: 320)"
+        "--n-trainval", type=positive_int, default=320, help="training images (default: 320)"
     )
-    p.add_argument("--n-test", type=_positive_int, default=160, help="test images (default: 160)")
+    p.add_argument("--n-test", type=positive_int, default=160, help="test images (default: 160)")
     p.add_argument(
-        "--size", type=_positive_int, default=64, help="nominal image side in px (default: 64)"
+        "--size", type=positive_int, default=64, help="nominal image side in px (default: 64)"
     )
     p.add_argument("--seed", type=int, default=0, help="generator seed (default: 0)")
-    _add_runtime(p, device=False)
+    add_runtime(p, device=False)
     p.set_defaults(func=_cmd_make_pets)
 
     p = sub.add_parser(
@@ -160,14 +139,14 @@ def add_segmentation_commands(
     p.add_argument("--data", required=True, help="Oxford-IIIT Pet directory (real or synthetic)")
     p.add_argument("--lr", type=float, required=True, help="learning rate (> 0)")
     p.add_argument("--seed", type=int, required=True, help="initialisation and shuffling seed")
-    p.add_argument("--epochs", type=_positive_int, default=30, help="epochs (default: 30)")
-    p.add_argument("--batch-size", type=_positive_int, default=32, help="batch (default: 32)")
+    p.add_argument("--epochs", type=positive_int, default=30, help="epochs (default: 30)")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="batch (default: 32)")
     p.add_argument(
-        "--image-size", type=_positive_int, default=224, help="centre-crop side (default: 224)"
+        "--image-size", type=positive_int, default=224, help="centre-crop side (default: 224)"
     )
-    p.add_argument("--width", type=_positive_int, default=16, help="UNet width (default: 16)")
+    p.add_argument("--width", type=positive_int, default=16, help="UNet width (default: 16)")
     p.add_argument(
-        "--depth", type=_positive_int, default=5, help="UNet resolution levels (default: 5)"
+        "--depth", type=positive_int, default=5, help="UNet resolution levels (default: 5)"
     )
     p.add_argument(
         "--crf-iterations",
@@ -176,7 +155,7 @@ def add_segmentation_commands(
         help="mean-field iterations, 0 = no CRF layer (default: 5)",
     )
     p.add_argument(
-        "--crf-taps", type=_positive_int, default=11, help="Gaussian filter taps (default: 11)"
+        "--crf-taps", type=positive_int, default=11, help="Gaussian filter taps (default: 11)"
     )
     p.add_argument(
         "--crf-bilateral",
@@ -186,7 +165,7 @@ def add_segmentation_commands(
     p.add_argument(
         "--weight-decay", type=float, default=0.01, help="AdamW weight decay (default: 0.01)"
     )
-    p.add_argument("--step-size", type=_positive_int, default=20, help="StepLR step (default: 20)")
+    p.add_argument("--step-size", type=positive_int, default=20, help="StepLR step (default: 20)")
     p.add_argument("--gamma", type=float, default=0.1, help="StepLR factor (default: 0.1)")
     p.add_argument(
         "--limit-trainval",
@@ -208,18 +187,18 @@ def add_segmentation_commands(
     )
     p.add_argument(
         "--stop-after",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help=argparse.SUPPRESS,  # stop as an interruption would (tests of resuming)
     )
     p.add_argument("--out", required=True, help="run directory")
-    _add_runtime(p)
+    add_runtime(p)
     p.set_defaults(func=_cmd_train_unet)
 
     p = sub.add_parser("unet-table", help="collect UNet metrics into one tidy CSV")
     p.add_argument("metrics", nargs="+", help="metrics.csv of each run (run.json beside it)")
     p.add_argument("--out", required=True, help="output CSV")
-    _add_runtime(p, device=False)
+    add_runtime(p, device=False)
     p.set_defaults(func=_cmd_unet_table)
 
     p = figsub.add_parser(
@@ -233,5 +212,5 @@ def add_segmentation_commands(
     )
     p.add_argument("--title", default=None, help="figure title")
     p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
-    _add_runtime(p, device=False)
+    add_runtime(p, device=False)
     p.set_defaults(func=_cmd_figure_unet_heatmap)

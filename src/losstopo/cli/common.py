@@ -1,0 +1,93 @@
+"""Shared pieces of the command line: the parser, argument types, runtime options."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import NoReturn
+
+log = logging.getLogger("losstopo")
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line, naming the flag and value at fault."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def int_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def add_runtime(parser: argparse.ArgumentParser, device: bool = True) -> None:
+    parser.add_argument(
+        "--threads", type=positive_int, default=1, help="CPU threads for torch (default: 1)"
+    )
+    if device:
+        parser.add_argument(
+            "--device",
+            choices=("auto", "cpu", "cuda"),
+            default="auto",
+            help="compute device; auto = CUDA when present (default: auto)",
+        )
+
+
+def add_objective_options(parser: argparse.ArgumentParser) -> None:
+    """Choices of the data an objective is evaluated on (problems that have such data)."""
+    group = parser.add_argument_group("objective data (segmentation checkpoints)")
+    group.add_argument(
+        "--bn-mode",
+        choices=("eval", "batch"),
+        default=None,
+        help="BatchNorm uses its running statistics (eval) or the fixed batch's own "
+        "statistics (batch) (default: eval)",
+    )
+    group.add_argument(
+        "--objective-batch",
+        type=positive_int,
+        default=None,
+        help="training images in the fixed loss batch (default: 32)",
+    )
+    group.add_argument(
+        "--objective-batch-seed",
+        type=int,
+        default=None,
+        help="seed choosing the images of the fixed batch (default: 0)",
+    )
+    group.add_argument(
+        "--data",
+        default=None,
+        help="dataset directory (default: the one the checkpoint was trained on)",
+    )
+
+
+def objective_options(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "bn_mode": args.bn_mode,
+        "batch_size": args.objective_batch,
+        "batch_seed": args.objective_batch_seed,
+        "data_dir": args.data,
+    }

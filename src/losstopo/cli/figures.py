@@ -1,0 +1,120 @@
+"""Figure subcommands over cached artifacts: profile grids, 2-D landscapes, topology vs error."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from losstopo.cli.common import (
+    add_runtime,
+)
+from losstopo.errors import LosstopoError
+
+log = logging.getLogger("losstopo")
+
+
+def _cmd_figure_profiles(args: argparse.Namespace) -> None:
+    from losstopo.plots.common import save_figure
+    from losstopo.plots.figures import Panel, profile_grid
+
+    if args.columns < 1:
+        raise LosstopoError(f"--columns must be >= 1, got {args.columns}")
+    panels = [Panel.parse(text) for text in args.panels]
+    figure = profile_grid(
+        panels,
+        args.columns,
+        log_y=not args.linear,
+        threshold=args.threshold,
+        order=args.order,
+        title=args.title,
+    )
+    save_figure(figure, args.out)
+    log.info("wrote %s", ", ".join(args.out))
+
+
+def _cmd_figure_topology_vs_error(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from losstopo.plots.common import save_figure
+    from losstopo.plots.figures import topology_vs_error
+
+    path = Path(args.table)
+    if not path.is_file():
+        raise LosstopoError(f"table {path} does not exist")
+    save_figure(topology_vs_error(pd.read_csv(path)), args.out)
+    log.info("wrote %s", ", ".join(args.out))
+
+
+def _cmd_figure_landscape_2d(args: argparse.Namespace) -> None:
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from losstopo.landscape_file import read_landscape
+    from losstopo.plots.common import save_figure
+    from losstopo.plots.landscape2d import draw_landscape_2d, landscape_norm
+
+    landscape = read_landscape(args.landscape)
+    minima = None
+    if args.topology:
+        from losstopo.topology.mergetree import MINIMUM
+        from losstopo.topology.topology_file import read_topology
+
+        topology = read_topology(args.topology)
+        vertices = topology.node_vertex.values[topology.node_kind.values == MINIMUM]
+        shape = landscape["loss"].shape
+        i, j = np.unravel_index(vertices, shape)
+        names = list(landscape["loss"].dims)
+        minima = np.column_stack([landscape[names[0]].values[i], landscape[names[1]].values[j]])
+    fig, ax = plt.subplots(figsize=(4.6, 4))
+    norm = landscape_norm(landscape["loss"].values, log=not args.linear)
+    contours = draw_landscape_2d(ax, landscape, norm, mark_minima=minima)
+    fig.colorbar(contours, ax=ax, label="loss")
+    if args.title:
+        ax.set_title(args.title, fontsize=9)
+    save_figure(fig, args.out)
+    log.info("wrote %s", ", ".join(args.out))
+
+
+def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction) -> None:
+    """Add this module's subcommands (and figure kinds) to the parser."""
+    p = figsub.add_parser("profiles", help="grid of topological landscape profiles")
+    p.add_argument(
+        "panels",
+        nargs="+",
+        help="RUN_DIR:DIMS per panel (row-major); each run directory holds "
+        "topology_<n>d.nc, landscape_<n>d.nc and metrics.json",
+    )
+    p.add_argument("--columns", type=int, required=True, help="panels per row")
+    p.add_argument("--linear", action="store_true", help="linear loss axis (default: log)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.0,
+        help="simplify each tree first: relative persistence threshold (default: 0)",
+    )
+    p.add_argument(
+        "--order",
+        choices=("width", "persistence"),
+        default="width",
+        help="order of sibling basins (default: width)",
+    )
+    p.add_argument("--title", default=None, help="figure title")
+    p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
+    add_runtime(p, device=False)
+    p.set_defaults(func=_cmd_figure_profiles)
+
+    p = figsub.add_parser("landscape-2d", help="filled contours of a 2-D landscape")
+    p.add_argument("landscape", help="a 2-D landscape.nc")
+    p.add_argument("--topology", default=None, help="its topology.nc, to mark the minima")
+    p.add_argument("--linear", action="store_true", help="linear colour scale (default: log)")
+    p.add_argument("--title", default=None, help="figure title")
+    p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
+    add_runtime(p, device=False)
+    p.set_defaults(func=_cmd_figure_landscape_2d)
+
+    p = figsub.add_parser("topology-vs-error", help="topology summaries against relative error")
+    p.add_argument("table", help="topology_summary.csv")
+    p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
+    add_runtime(p, device=False)
+    p.set_defaults(func=_cmd_figure_topology_vs_error)
