@@ -224,6 +224,18 @@ def test_unknown_objective_options_are_rejected(uninterrupted):
         load_objective(path, CPU, torch.float32, bn_mode="train")
 
 
+def test_float32_hessian_products_stay_float32(uninterrupted):
+    from losstopo.hessian import HVPOperator
+
+    path = uninterrupted / "checkpoints" / checkpoint_name(3)
+    obj32 = load_objective(path, CPU, torch.float32, batch_size=4)
+    obj64 = load_objective(path, CPU, torch.float64, batch_size=4)
+    v = torch.randn(obj32.n_parameters, generator=torch.Generator().manual_seed(0))
+    hv32, hv64 = HVPOperator(obj32)(v), HVPOperator(obj64)(v.double())
+    assert hv32.dtype == torch.float32
+    assert torch.linalg.norm(hv32.double() - hv64) <= 1e-4 * torch.linalg.norm(hv64)
+
+
 def test_landscape_records_pixel_accuracy_per_point(uninterrupted):
     from losstopo.api import hessian_eigenpairs, normalized_directions, sample_landscape
 

@@ -40,7 +40,9 @@ class HVPOperator:
         tangent = self.objective.unflatten(v.to(self.dtype))
         _, hv = jvp(self._grad, (self.objective.params,), (tangent,))
         self.count += 1
-        return self.objective.flatten(hv).detach()
+        # forward-mode formulas of some ops promote 0-d float32 tangents to float64 (seen for
+        # a scalar parameter inside exp/pow in torch 2.13): keep the objective's precision
+        return self.objective.flatten(hv).detach().to(self.dtype)
 
 
 @dataclass
