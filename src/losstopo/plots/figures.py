@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from losstopo.errors import LosstopoError
 from losstopo.plots.profile import CMAP, draw_profile, shared_norm
@@ -106,7 +107,13 @@ def profile_grid(
         titles.append(panel_title(panel, metrics))
         counts.append((tree.n_minima, tree.n_saddles, tree.connectivity))
     rows = math.ceil(len(panels) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.9 * rows), squeeze=False)
+    fig, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(3.4 * columns, 2.9 * rows),
+        squeeze=False,
+        gridspec_kw={"wspace": 0.45, "hspace": 0.6},
+    )
     norm = shared_norm(profiles, log=log_y)
     for index, ax in enumerate(axes.ravel()):
         if index >= len(profiles):
@@ -126,9 +133,13 @@ def profile_grid(
         if index % columns == 0:
             ax.set_ylabel("loss")
     mappable = plt.cm.ScalarMappable(norm=norm, cmap=CMAP)
-    fig.colorbar(mappable, ax=axes.ravel().tolist(), shrink=0.8, label="mean loss of arc")
-    if title:
-        fig.suptitle(title, fontsize=10)
+    bar = fig.colorbar(mappable, ax=axes.ravel().tolist(), shrink=0.8, label="mean loss of arc")
+    if norm.vmin > 0 and norm.vmax / norm.vmin < 10:  # less than a decade: plain labels
+        bar.ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
+        bar.ax.yaxis.set_minor_locator(NullLocator())
+        bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.4g}"))
+    if title:  # above the panel titles, whatever the number of rows
+        fig.suptitle(title, fontsize=10, y=1.0 + 0.1 / rows)
     return fig
 
 

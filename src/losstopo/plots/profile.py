@@ -6,6 +6,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import LogNorm, Normalize
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from losstopo.topology.profile import Profile
 
@@ -73,7 +74,14 @@ def draw_profile(
         low, high = float(finite_y.min()), float(finite_y.max())
         if log_y:
             ax.set_yscale("log")
-            ax.set_ylim(low * 0.8 if low > 0 else 1e-12, high * 1.25)
+            if low > 0 and high / low < 10:  # less than a decade: plain ticks, tight limits
+                pad = max(high / low, 1.0 + 1e-9) ** 0.05
+                ax.set_ylim(low / pad, high * pad)
+                ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
+                ax.yaxis.set_minor_locator(NullLocator())
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.4g}"))
+            else:
+                ax.set_ylim(low * 0.8 if low > 0 else 1e-12, high * 1.25)
         else:
             pad = 0.03 * (high - low or 1.0)
             ax.set_ylim(low - pad, high + pad)
