@@ -47,6 +47,8 @@ localrules:
     fig4_accuracy_heatmap,
     fig4_profiles,
     figB6_profiles_by_lr,
+    unet_topology_summary,
+    fig_unet_topology_vs_accuracy,
 
 
 rule all:

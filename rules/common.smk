@@ -215,5 +215,7 @@ def unet_targets():
         rules.fig4_accuracy_heatmap.output,
         rules.fig4_profiles.output,
         rules.figB6_profiles_by_lr.output,
+        rules.unet_topology_summary.output,
+        rules.fig_unet_topology_vs_accuracy.output,
         *unet_analysis_files("topology_2d.nc"),
     ]

@@ -184,6 +184,41 @@ rule unet_accuracy:
         "python -m losstopo unet-table {input.metrics} --out {output} > {log} 2>&1"
 
 
+rule unet_topology_summary:
+    input:
+        topology=unet_analysis_files("topology_2d.nc"),
+        code=package_sources("tables.py"),
+    output:
+        "results/tables/unet_topology_summary.csv",
+    log:
+        "results/logs/unet_topology_summary.log",
+    conda:
+        "../envs/topology.yaml"
+    shell:
+        "python -m losstopo unet-topology-table {input.topology} --out {output} > {log} 2>&1"
+
+
+rule fig_unet_topology_vs_accuracy:
+    input:
+        table="results/tables/unet_topology_summary.csv",
+        code=package_sources("plots/figures.py", "plots/common.py"),
+    output:
+        png=report(
+            "results/figures/unet_topology_vs_accuracy.png",
+            caption="../report/unet_topology_vs_accuracy.rst",
+            category="UNet-CRF segmentation",
+            subcategory="Topology vs performance",
+        ),
+        pdf="results/figures/unet_topology_vs_accuracy.pdf",
+    log:
+        "results/logs/unet_topology_vs_accuracy.log",
+    conda:
+        "../envs/figures.yaml"
+    shell:
+        "python -m losstopo figure topology-vs-accuracy {input.table}"
+        " --out {output.png} {output.pdf} > {log} 2>&1"
+
+
 rule fig4_accuracy_heatmap:
     input:
         table="results/tables/unet_accuracy.csv",

@@ -158,6 +158,7 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
         "fig4_accuracy_heatmap",
         "fig4_profiles",
         "figB6_profiles_by_lr",
+        "unet_topology_vs_accuracy",
     ):
         for suffix in ("png", "pdf"):
             assert (tmp_path / f"results/figures/{figure}.{suffix}").stat().st_size > 5_000
@@ -185,6 +186,10 @@ def _check_segmentation_outputs(root: Path, unet: dict, topology_config: dict) -
     assert ((table.test_pixel_accuracy >= 0) & (table.test_pixel_accuracy <= 1)).all()
     assert json.loads((root / unet["data_dir"] / "SYNTHETIC.json").read_text())
     resolution = unet["landscape"]["resolution"]
+    summary = pd.read_csv(root / "results/tables/unet_topology_summary.csv")
+    n_checkpoints = len(unet["learning_rates"]) * len(unet["analysis"]["seeds"])
+    assert len(summary) == n_checkpoints * len(unet["analysis"]["epochs"])
+    assert summary.synthetic_data.all()
     for lr in unet["learning_rates"]:
         for seed in unet["analysis"]["seeds"]:
             run = root / f"results/unet/lr{float(lr):g}_seed{seed}"
@@ -209,6 +214,16 @@ def _check_segmentation_outputs(root: Path, unet: dict, topology_config: dict) -
                 tree = xr.open_dataset(checkpoint / "topology_2d.nc")
                 assert tree.attrs["connectivity"] == topology_config["connectivity"]
                 assert int(tree.arc_size.sum()) == resolution**2
+                summary_row = summary[
+                    (summary.lr == lr) & (summary.seed == seed) & (summary.epoch == epoch)
+                ]
+                assert summary_row.n_minima_raw.item() == tree.attrs["n_minima_raw"]
+                assert summary_row.test_pixel_accuracy.item() == pytest.approx(
+                    row.test_pixel_accuracy.item()
+                )
+                assert summary_row.top_eigenvalue.item() == pytest.approx(
+                    float(hessian.eigenvalues[0])
+                )
 
 
 def _paper_data_stand_in(root: Path) -> None:

@@ -22,6 +22,7 @@ from losstopo.landscape_file import landscape_dataset
 from losstopo.objective import Objective, Params
 from losstopo.plots.profile import draw_profile, shared_norm
 from losstopo.provenance import base_provenance
+from losstopo.runtime import device_name
 from losstopo.topology.mergetree import MergeTree
 from losstopo.topology.mergetree import merge_tree as _merge_tree_array
 from losstopo.topology.neighbors import grid_points
@@ -168,7 +169,7 @@ def sample_landscape(
         "bn_mode": str(objective.metadata.get("bn_mode", "eval")),
         "objective": objective.description,
         "dtype": str(objective.theta().dtype).removeprefix("torch."),
-        "device": str(objective.theta().device),
+        "device": device_name(objective.theta().device),
         "threads": torch.get_num_threads(),
         "memory_budget_mb": float(memory_budget_mb),
         **(

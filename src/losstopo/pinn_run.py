@@ -11,6 +11,7 @@ from losstopo.atomic import write_json_atomic
 from losstopo.checkpoint import save_checkpoint
 from losstopo.problems.convection import PINNConfig, train
 from losstopo.provenance import base_provenance
+from losstopo.runtime import device_name
 
 
 def write_pinn_run(
@@ -21,7 +22,7 @@ def write_pinn_run(
     The checkpoint is written first, so a present ``metrics.json`` implies a complete run.
     """
     run = train(config, seed, device)
-    provenance = {**base_provenance(), "threads": threads, "device": str(device)}
+    provenance = {**base_provenance(), "threads": threads, "device": device_name(device)}
     metrics: dict[str, Any] = {
         "problem": "convection",
         **config.hparams(),
@@ -38,7 +39,7 @@ def write_pinn_run(
         "metrics": dict(run.metrics),
         "iteration": run.outcome.iterations,
         "seed": seed,
-        "device": str(device),
+        "device": device_name(device),
         "provenance": provenance,
     }
     save_checkpoint(out / "model.pt", checkpoint)

@@ -35,6 +35,14 @@ def _cuda() -> torch.device:
     return torch.device("cuda")
 
 
+def device_name(device: torch.device) -> str:
+    """The device as recorded in outputs: ``cpu`` or ``cuda:<index>`` (with the index)."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index}"
+    return device.type
+
+
 def resolve_dtype(name: str) -> torch.dtype:
     """Map a dtype name to the torch dtype, with a clear error for anything else."""
     try:

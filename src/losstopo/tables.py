@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from losstopo.atomic import write_atomic
@@ -189,3 +190,48 @@ def mean_accuracy_grid(table: pd.DataFrame, value: str = "test_pixel_accuracy") 
         raise LosstopoError(f"UNet table has no column {value!r}")
     grid = table.groupby(["lr", "epoch"])[value].mean().unstack("epoch")
     return grid.sort_index(ascending=False)
+
+
+def unet_topology_table(topology_files: list[str | Path]) -> pd.DataFrame:
+    """One row per analysed UNet checkpoint: its merge-tree summaries, the top Hessian
+    eigenvalues and the checkpoint's test metrics (carried in each ``topology.nc``)."""
+    import xarray as xr
+
+    rows = []
+    for path in map(Path, topology_files):
+        if not path.is_file():
+            raise LosstopoError(f"topology file {path} does not exist")
+        with xr.open_dataset(path) as dataset:
+            attrs = dict(dataset.attrs)
+        needed = [*TOPOLOGY_COLUMNS, "landscape_checkpoint_metrics", "landscape_problem_hparams"]
+        missing = [c for c in needed if c not in attrs]
+        if missing:
+            raise LosstopoError(f"topology file {path} lacks attribute(s) {', '.join(missing)}")
+        metrics = json.loads(attrs["landscape_checkpoint_metrics"])
+        hparams = json.loads(attrs["landscape_problem_hparams"])
+        eigenvalues = np.atleast_1d(attrs.get("landscape_eigenvalues", [np.nan]))
+        rows.append(
+            {
+                "run": path.parent.parent.name,
+                "lr": float(hparams["lr"]),
+                "seed": int(attrs["landscape_checkpoint_seed"]),
+                "epoch": int(attrs["landscape_checkpoint_epoch"]),
+                "test_pixel_accuracy": float(metrics["test_pixel_accuracy"]),
+                "test_miou": float(metrics["test_miou"]),
+                "test_loss": float(metrics["test_loss"]),
+                "center_loss": float(attrs.get("landscape_center_loss", np.nan)),
+                "top_eigenvalue": float(eigenvalues[0]),
+                "synthetic_data": bool(attrs.get("landscape_objective_synthetic_data", 0)),
+                "dims": attrs.get("landscape_dims"),
+                "resolution": attrs.get("landscape_resolution"),
+                "distance": attrs.get("landscape_distance"),
+                "connectivity": attrs["connectivity"],
+                **{column: attrs[column] for column in TOPOLOGY_COLUMNS},
+            }
+        )
+    if not rows:
+        raise LosstopoError("no topology files given")
+    table = pd.DataFrame(rows)
+    return table.sort_values(["lr", "seed", "epoch"], ascending=[False, True, True]).reset_index(
+        drop=True
+    )

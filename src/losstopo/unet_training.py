@@ -40,7 +40,7 @@ from losstopo.problems.segmentation import (
     scores,
 )
 from losstopo.provenance import base_provenance
-from losstopo.runtime import seed_everything
+from losstopo.runtime import device_name, seed_everything
 from losstopo.training import progress_bar
 
 log = logging.getLogger("losstopo")
@@ -187,7 +187,7 @@ def train_unet_run(
     provenance = {
         **base_provenance(),
         "threads": threads,
-        "device": str(device),
+        "device": device_name(device),
         "dtype": str(dtype).removeprefix("torch."),
         "synthetic_data": data.synthetic,
         "n_trainval": len(data.train.names),

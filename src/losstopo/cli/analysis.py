@@ -24,7 +24,7 @@ def _cmd_hessian(args: argparse.Namespace) -> None:
     from losstopo.checkpoint import load_checkpoint, load_objective
     from losstopo.hessian_file import hessian_dataset, write_hessian
     from losstopo.provenance import base_provenance, source_provenance
-    from losstopo.runtime import resolve_device, resolve_dtype, set_threads
+    from losstopo.runtime import device_name, resolve_device, resolve_dtype, set_threads
 
     set_threads(args.threads)
     device = resolve_device(args.device)
@@ -68,7 +68,7 @@ def _cmd_hessian(args: argparse.Namespace) -> None:
         "max_hvp": args.max_hvp,
         "max_iter": args.max_iter if args.method == "power" else 0,
         "dtype": args.dtype,
-        "device": str(device),
+        "device": device_name(device),
         "threads": args.threads,
         "checkpoint_epoch": int(checkpoint.get("epoch", checkpoint.get("iteration", -1))),
         **{
@@ -228,6 +228,9 @@ def _cmd_topology(args: argparse.Namespace) -> None:
             "problem",
             "problem_hparams",
             "checkpoint_seed",
+            "checkpoint_epoch",
+            "checkpoint_metrics",
+            "objective_synthetic_data",
             "eigenvalues",
             "center_loss",
             "n_nonfinite",

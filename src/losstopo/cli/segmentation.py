@@ -108,6 +108,27 @@ def _cmd_figure_unet_heatmap(args: argparse.Namespace) -> None:
     log.info("wrote %s", ", ".join(args.out))
 
 
+def _cmd_unet_topology_table(args: argparse.Namespace) -> None:
+    from losstopo.tables import unet_topology_table, write_csv_atomic
+
+    table = unet_topology_table(args.topology)
+    write_csv_atomic(table, args.out)
+    log.info("wrote %d checkpoint topologies to %s", len(table), args.out)
+
+
+def _cmd_figure_topology_vs_accuracy(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from losstopo.plots.common import save_figure
+    from losstopo.plots.figures import topology_vs_accuracy
+
+    path = Path(args.table)
+    if not path.is_file():
+        raise LosstopoError(f"table {path} does not exist")
+    save_figure(topology_vs_accuracy(pd.read_csv(path)), args.out)
+    log.info("wrote %s", ", ".join(args.out))
+
+
 def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction) -> None:
     """Register ``make-pets``, ``train-unet``, ``unet-table`` and ``figure unet-heatmap``."""
     p = sub.add_parser(
@@ -200,6 +221,23 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     p.add_argument("--out", required=True, help="output CSV")
     add_runtime(p, device=False)
     p.set_defaults(func=_cmd_unet_table)
+
+    p = sub.add_parser(
+        "unet-topology-table",
+        help="collect the merge-tree summaries of UNet checkpoints with their test metrics",
+    )
+    p.add_argument("topology", nargs="+", help="topology.nc of UNet checkpoints")
+    p.add_argument("--out", required=True, help="output CSV")
+    add_runtime(p, device=False)
+    p.set_defaults(func=_cmd_unet_topology_table)
+
+    p = figsub.add_parser(
+        "topology-vs-accuracy", help="UNet checkpoints: topology summaries against test accuracy"
+    )
+    p.add_argument("table", help="unet_topology_summary.csv")
+    p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
+    add_runtime(p, device=False)
+    p.set_defaults(func=_cmd_figure_topology_vs_accuracy)
 
     p = figsub.add_parser(
         "unet-heatmap", help="Fig. 4 (left): mean test accuracy over epoch x learning rate"

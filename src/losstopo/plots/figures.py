@@ -193,3 +193,57 @@ def topology_vs_error(table: pd.DataFrame) -> Figure:
     fig.legend(handles, labels, loc="center right", fontsize=7, frameon=False)
     fig.tight_layout(rect=(0, 0, 0.87, 0.95))
     return fig
+
+
+def topology_vs_accuracy(table: pd.DataFrame) -> Figure:
+    """UNet checkpoints: #minima, #saddles, mean persistence and the top Hessian eigenvalue
+    against test pixel accuracy (colour = learning rate, marker = epoch)."""
+    panels = {
+        "n_minima_raw": "minima (all)",
+        "n_saddles_raw": "saddles (all)",
+        "mean_persistence": "mean persistence",
+        "top_eigenvalue": "top Hessian eigenvalue",
+    }
+    needed = ["test_pixel_accuracy", "lr", "epoch", *panels]
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise LosstopoError(f"UNet topology table lacks column(s) {', '.join(missing)}")
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.5 * len(panels), 3.4))
+    rates = sorted(table.lr.unique(), reverse=True)
+    epochs = sorted(table.epoch.unique())
+    markers = dict(zip(epochs, "os^Dv<>ph*", strict=False))
+    colours = dict(zip(rates, plt.cm.viridis(np.linspace(0, 0.9, len(rates))), strict=True))
+    for ax, (column, label) in zip(axes, panels.items(), strict=True):
+        for lr in rates:
+            for epoch in epochs:
+                rows = table[(table.lr == lr) & (table.epoch == epoch)]
+                if rows.empty:
+                    continue
+                ax.scatter(
+                    rows.test_pixel_accuracy,
+                    rows[column],
+                    color=colours[lr],
+                    marker=markers.get(epoch, "o"),
+                    label=f"lr={lr:g}, epoch {epoch}",
+                    s=28,
+                )
+        ax.set_xlabel("test pixel accuracy")
+        ax.set_ylabel(label)
+        if column in ("mean_persistence", "top_eigenvalue") and (table[column] > 0).all():
+            ax.set_yscale("log")
+
+    def spearman(column: str) -> str:
+        rho = table[["test_pixel_accuracy", column]].corr(method="spearman").iloc[0, 1]
+        return f"{rho:.2f}" if np.isfinite(rho) else "n/a"
+
+    data = " (SYNTHETIC data)" if table.get("synthetic_data", pd.Series([False])).any() else ""
+    fig.suptitle(
+        f"UNet-CRF topology vs test accuracy{data}: {len(table)} checkpoints; Spearman ρ with "
+        f"accuracy: minima {spearman('n_minima_raw')}, saddles {spearman('n_saddles_raw')}, "
+        f"top eigenvalue {spearman('top_eigenvalue')}",
+        fontsize=10,
+    )
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center right", fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0, 0.85, 0.95))
+    return fig
