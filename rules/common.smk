@@ -204,6 +204,12 @@ def _check_unet_config():
 
 
 _check_unet_config()
+if UNET["enabled"] and not UNET_SYNTHETIC and not os.path.isfile(UNET_DATA_INPUT):
+    raise ValueError(
+        f"config unet.data_dir: {UNET_DATA} has no annotations/trainval.txt. Download "
+        "images.tar.gz and annotations.tar.gz from https://www.robots.ox.ac.uk/~vgg/data/pets/ "
+        "and extract both there, or set unet.dataset: synthetic"
+    )
 
 
 def unet_targets():

@@ -74,6 +74,15 @@ def test_bad_config_fails_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+def test_missing_real_pets_data_fails_before_any_job_with_the_url(tmp_path):
+    config = tmp_path / "real.yaml"
+    config.write_text("unet:\n  dataset: oxford_pet\n  data_dir: nowhere/pets\n")
+    result = _snakemake(["-n", "--configfile", str(config)], tmp_path)
+    text = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "nowhere/pets" in text and "https://www.robots.ox.ac.uk/~vgg/data/pets/" in text
+
+
 def test_lint_is_clean():
     result = subprocess.run(
         [*SNAKEMAKE, "--lint"], capture_output=True, text=True, cwd=REPO, timeout=120
