@@ -30,8 +30,7 @@ import torch
 from torch import nn
 
 from losstopo.atomic import atomic_path, write_atomic, write_json_atomic
-from losstopo.checkpoint import load_checkpoint, save_checkpoint
-from losstopo.errors import LosstopoError
+from losstopo.checkpoint import save_checkpoint
 from losstopo.problems.segmentation import (
     UNetConfig,
     build_model,
@@ -302,11 +301,3 @@ def _save_epoch(
     save_checkpoint(progress / checkpoint_name(epoch), checkpoint)
     _publish(progress / checkpoint_name(epoch), out / "checkpoints" / checkpoint_name(epoch))
     _write_metrics(rows, out / "metrics.csv")
-
-
-def read_run_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load one epoch checkpoint, checking that it is a segmentation run."""
-    checkpoint = load_checkpoint(path)
-    if checkpoint["problem"] != "segmentation":
-        raise LosstopoError(f"{path} is a {checkpoint['problem']} checkpoint, not segmentation")
-    return checkpoint

@@ -6,17 +6,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from losstopo.cli.common import add_runtime, positive_int
+from losstopo.cli.common import add_runtime, non_negative_int, positive_int
 from losstopo.errors import LosstopoError
 
 log = logging.getLogger("losstopo")
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
 
 
 def _cmd_make_pets(args: argparse.Namespace) -> None:
@@ -171,7 +164,7 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     )
     p.add_argument(
         "--crf-iterations",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=5,
         help="mean-field iterations, 0 = no CRF layer (default: 5)",
     )
@@ -190,13 +183,13 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     p.add_argument("--gamma", type=float, default=0.1, help="StepLR factor (default: 0.1)")
     p.add_argument(
         "--limit-trainval",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=0,
         help="use only the first N training images, 0 = all (default: 0)",
     )
     p.add_argument(
         "--limit-test",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=0,
         help="use only the first N test images, 0 = all (default: 0)",
     )

@@ -143,6 +143,12 @@ def profile_grid(
     return fig
 
 
+def spearman_text(table: pd.DataFrame, x: str, y: str) -> str:
+    """Spearman's ρ of two table columns, for figure titles ("n/a" when undefined)."""
+    rho = table[[x, y]].corr(method="spearman").iloc[0, 1]
+    return f"{rho:.2f}" if np.isfinite(rho) else "n/a"
+
+
 def topology_vs_error(table: pd.DataFrame) -> Figure:
     """#minima, #saddles, #minima above the summary threshold and mean persistence vs error."""
     panels = {
@@ -180,8 +186,7 @@ def topology_vs_error(table: pd.DataFrame) -> Figure:
             ax.set_yscale("log")
 
     def spearman(column: str) -> str:
-        rho = table[["relative_l2_error", column]].corr(method="spearman").iloc[0, 1]
-        return f"{rho:.2f}" if np.isfinite(rho) else "n/a"
+        return spearman_text(table, "relative_l2_error", column)
 
     fig.suptitle(
         f"Topology vs error ({len(table)} landscapes; Spearman ρ with error: minima "
@@ -233,8 +238,7 @@ def topology_vs_accuracy(table: pd.DataFrame) -> Figure:
             ax.set_yscale("log")
 
     def spearman(column: str) -> str:
-        rho = table[["test_pixel_accuracy", column]].corr(method="spearman").iloc[0, 1]
-        return f"{rho:.2f}" if np.isfinite(rho) else "n/a"
+        return spearman_text(table, "test_pixel_accuracy", column)
 
     data = " (SYNTHETIC data)" if table.get("synthetic_data", pd.Series([False])).any() else ""
     fig.suptitle(

@@ -3,7 +3,6 @@ the objective the analysis stages see (the loss on one fixed batch of training i
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -20,7 +19,6 @@ from losstopo.objective import Objective, Params
 from losstopo.problems import register
 
 N_CLASSES = 3
-CLASS_NAMES = ("pet", "background", "border")
 BN_MODES = ("eval", "batch")
 
 
@@ -167,8 +165,7 @@ class SegmentationProblem:
         model = self.build_model(checkpoint["hparams"])
         model.load_state_dict(checkpoint["state_dict"])
         model = model.to(device=device, dtype=dtype).eval()
-        if bn_mode == "batch":
-            model = copy.deepcopy(model)
+        if bn_mode == "batch":  # the model is this objective's own copy
             replace_all_batch_norm_modules_(model)
         params = {name: p.detach().clone() for name, p in model.named_parameters()}
 
