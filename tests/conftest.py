@@ -31,3 +31,21 @@ def subprocess_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO / "src") + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+def _small_pinn_with_hessian(out: Path, seed: int, iterations: int, top_k: int = 3) -> Path:
+    """Train a small PINN (β = 2, hidden 8,8) into ``out`` and write its top-k Hessian."""
+    from losstopo.cli import main
+
+    common = ["--device", "cpu"]
+    train = ["train-pinn", "--beta", "2", "--lr", "1", "--seed", str(seed), "--hidden", "8,8"]
+    assert main([*train, "--iterations", str(iterations), *common, "--out", str(out)]) == 0
+    hessian = ["hessian", str(out / "model.pt"), "--top-k", str(top_k), *common]
+    assert main([*hessian, "--out", str(out / "hessian.nc")]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_pinn_with_hessian():
+    """A function that trains a small PINN and writes its Hessian (for module fixtures)."""
+    return _small_pinn_with_hessian

@@ -35,45 +35,9 @@ def test_public_api_is_exported_and_documented():
 
 
 @pytest.fixture(scope="module")
-def pinn_run(tmp_path_factory):
+def pinn_run(tmp_path_factory, small_pinn_with_hessian):
     out = tmp_path_factory.mktemp("run")
-    assert (
-        main(
-            [
-                "train-pinn",
-                "--beta",
-                "2",
-                "--lr",
-                "1",
-                "--seed",
-                "1",
-                "--hidden",
-                "8,8",
-                "--iterations",
-                "25",
-                "--device",
-                "cpu",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "hessian",
-                str(out / "model.pt"),
-                "--top-k",
-                "3",
-                "--device",
-                "cpu",
-                "--out",
-                str(out / "hessian.nc"),
-            ]
-        )
-        == 0
-    )
+    small_pinn_with_hessian(out, seed=1, iterations=25)
     assert (
         main(
             [

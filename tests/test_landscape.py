@@ -195,45 +195,9 @@ def test_non_finite_values_are_kept():
 
 
 @pytest.fixture(scope="module")
-def run_with_directions(tmp_path_factory):
+def run_with_directions(tmp_path_factory, small_pinn_with_hessian):
     out = tmp_path_factory.mktemp("run")
-    assert (
-        main(
-            [
-                "train-pinn",
-                "--beta",
-                "2",
-                "--lr",
-                "1",
-                "--seed",
-                "0",
-                "--hidden",
-                "8,8",
-                "--iterations",
-                "20",
-                "--device",
-                "cpu",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "hessian",
-                str(out / "model.pt"),
-                "--top-k",
-                "3",
-                "--device",
-                "cpu",
-                "--out",
-                str(out / "hessian.nc"),
-            ]
-        )
-        == 0
-    )
+    small_pinn_with_hessian(out, seed=0, iterations=20)
     return out
 
 
