@@ -117,8 +117,8 @@ class MeanFieldCRF(nn.Module):
 
         Written as ``T_H · Q · T_Wᵀ`` with banded matrices (:func:`band_matrix`), which is
         the zero-padded convolution exactly; batched matrix products filter every image
-        and class at once and ran 3–5× faster on CPU than grouped ``conv2d`` (with or
-        without ``vmap``).
+        and class at once, about 2× faster on a CPU than grouped ``conv2d``
+        (``benchmarks/unet.py``).
         """
         g = self.spatial_kernel()
         band_h = band_matrix(g, q.shape[-2])
