@@ -23,17 +23,34 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-from losstopo.api import (
-    direction_between,
-    hessian_eigenpairs,
-    landscape_profile,
-    merge_tree,
-    normalized_directions,
-    plot_profile,
-    random_directions,
-    sample_landscape,
-)
-from losstopo.objective import Objective
+# The public API is imported on first use (PEP 562), so ``import losstopo`` — and every
+# command-line job that needs no torch — starts without importing torch or matplotlib.
+_API = {
+    "direction_between": "losstopo.api",
+    "hessian_eigenpairs": "losstopo.api",
+    "landscape_profile": "losstopo.api",
+    "merge_tree": "losstopo.api",
+    "normalized_directions": "losstopo.api",
+    "plot_profile": "losstopo.api",
+    "random_directions": "losstopo.api",
+    "sample_landscape": "losstopo.api",
+    "Objective": "losstopo.objective",
+}
+
+
+def __getattr__(name: str):
+    if name in _API:
+        import importlib
+
+        value = getattr(importlib.import_module(_API[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'losstopo' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])
+
 
 __all__ = [
     "Objective",

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
 
-from losstopo.landscape import LandscapeResult
 from losstopo.netcdf import open_checked, write_dataset_atomic
+
+if TYPE_CHECKING:  # torch is imported only by the stages that evaluate losses
+    from losstopo.landscape import LandscapeResult
 
 
 def axis_names(dims: int) -> list[str]:

@@ -5,13 +5,25 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import platform
+import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from losstopo import __version__
+
+
+def _torch_version() -> str:
+    """torch's version without importing it (stages such as topology never need torch)."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return str(torch.__version__)
+    try:
+        return version("torch")
+    except PackageNotFoundError:
+        return "not installed"
 
 
 def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -32,7 +44,7 @@ def base_provenance() -> dict[str, Any]:
     """Versions of the code that produced an output."""
     return {
         "losstopo_version": __version__,
-        "torch_version": str(torch.__version__),
+        "torch_version": _torch_version(),
         "numpy_version": np.__version__,
         "python_version": platform.python_version(),
         "created": now_utc(),

@@ -100,31 +100,93 @@ TOPOLOGY_COLUMNS = [
     "summary_threshold",
     "persistence_threshold",
 ]
+# Shape descriptors (losstopo.topology.descriptors); older topology files lack them.
+DESCRIPTOR_COLUMNS = [
+    "center_loss",
+    "center_is_minimum",
+    "basin_depth_decades",
+    "basin_fraction",
+    "basin_size",
+    "basin_end_loss",
+    "fraction_within_decade",
+    "log_threshold_decades",
+    "n_minima_above_log",
+    "n_saddles_above_log",
+    "total_log_persistence",
+    "max_log_persistence",
+    "loss_q05",
+    "loss_median",
+    "loss_q95",
+    "loss_max",
+    "loss_range_decades",
+]
+
+
+def parse_regimes(specs: list[str] | None) -> dict[tuple[float, float], str]:
+    """``BETA:LR:LABEL`` strings → {(beta, lr): label}."""
+    regimes = {}
+    for spec in specs or []:
+        parts = spec.split(":", 2)
+        try:
+            beta, lr, label = float(parts[0]), float(parts[1]), parts[2]
+        except (IndexError, ValueError):
+            raise LosstopoError(f"--regime {spec!r} is not BETA:LR:LABEL") from None
+        regimes[(beta, lr)] = label
+    return regimes
+
+
+def _json_attr(attrs: dict, key: str, path: Path) -> dict:
+    try:
+        value = json.loads(attrs[key])
+    except KeyError:
+        raise LosstopoError(f"topology file {path} lacks attribute {key}") from None
+    except (TypeError, ValueError):
+        raise LosstopoError(f"topology file {path}: attribute {key} is not JSON") from None
+    if not isinstance(value, dict):
+        raise LosstopoError(f"topology file {path}: attribute {key} is not a JSON object")
+    return value
 
 
 def topology_table(
-    topology_files: list[str | Path], metric_files: list[str | Path]
+    topology_files: list[str | Path],
+    metric_files: list[str | Path] | None = None,
+    regimes: dict[tuple[float, float], str] | None = None,
 ) -> pd.DataFrame:
-    """One row per landscape topology, joined with its run's metrics by run directory."""
+    """One row per PINN landscape topology: its summaries and shape descriptors with the
+    run's β, lr, seed and error — from the checkpoint metrics the landscape carries, or from
+    a ``metrics.json`` given for the run directory."""
     import xarray as xr
 
-    metrics = {Path(path).parent.resolve(): read_metrics(path) for path in metric_files}
+    metrics = {Path(path).parent.resolve(): read_metrics(path) for path in metric_files or []}
     rows = []
-    for path in topology_files:
-        path = Path(path)
+    for path in map(Path, topology_files):
         if not path.is_file():
             raise LosstopoError(f"topology file {path} does not exist")
         with xr.open_dataset(path) as dataset:
             attrs = dict(dataset.attrs)
-        run = metrics.get(path.parent.resolve())
-        if run is None:
-            raise LosstopoError(f"no metrics.json given for the run of {path}")
         missing = [c for c in TOPOLOGY_COLUMNS if c not in attrs]
         if missing:
             raise LosstopoError(f"topology file {path} lacks attribute(s) {', '.join(missing)}")
+        run = metrics.get(path.parent.resolve())
+        if run is None:
+            hparams = _json_attr(attrs, "landscape_problem_hparams", path)
+            checkpoint = _json_attr(attrs, "landscape_checkpoint_metrics", path)
+            try:
+                run = {
+                    "beta": float(hparams["beta"]),
+                    "lr": float(hparams["lr"]),
+                    "seed": int(attrs["landscape_checkpoint_seed"]),
+                    "relative_l2_error": float(checkpoint["relative_l2_error"]),
+                }
+            except KeyError as exc:
+                raise LosstopoError(
+                    f"topology file {path}: its landscape lacks the run's {exc.args[0]} "
+                    "(pass --metrics with the run's metrics.json)"
+                ) from None
         rows.append(
             {
                 "run": path.parent.name,
+                "regime": (regimes or {}).get((float(run["beta"]), float(run["lr"])), ""),
                 "beta": run["beta"],
                 "lr": run["lr"],
                 "seed": run["seed"],
@@ -133,13 +195,19 @@ def topology_table(
                 "resolution": attrs.get("landscape_resolution"),
                 "distance": attrs.get("landscape_distance"),
                 "connectivity": attrs["connectivity"],
+                "k": attrs.get("k", 0),
                 **{column: attrs[column] for column in TOPOLOGY_COLUMNS},
+                **{column: attrs.get(column, np.nan) for column in DESCRIPTOR_COLUMNS},
+                "file": str(path),
             }
         )
     if not rows:
         raise LosstopoError("no topology files given")
     table = pd.DataFrame(rows)
-    return table.sort_values(["dims", "beta", "lr", "seed"], ascending=[True, True, False, True])
+    return table.sort_values(
+        ["dims", "distance", "connectivity", "beta", "lr", "seed"],
+        ascending=[True, True, True, True, False, True],
+    ).reset_index(drop=True)
 
 
 UNET_COLUMNS = [
@@ -227,6 +295,7 @@ def unet_topology_table(topology_files: list[str | Path]) -> pd.DataFrame:
                 "distance": attrs.get("landscape_distance"),
                 "connectivity": attrs["connectivity"],
                 **{column: attrs[column] for column in TOPOLOGY_COLUMNS},
+                **{column: attrs.get(column, np.nan) for column in DESCRIPTOR_COLUMNS},
             }
         )
     if not rows:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from pathlib import Path
 
 from losstopo.cli.common import (
@@ -192,8 +193,8 @@ def _cmd_topology(args: argparse.Namespace) -> None:
     from losstopo.atomic import ensure_writable_dir
     from losstopo.landscape_file import read_landscape
     from losstopo.provenance import base_provenance, source_provenance
+    from losstopo.topology.descriptors import shape_descriptors
     from losstopo.topology.mergetree import merge_tree
-    from losstopo.topology.neighbors import grid_points
     from losstopo.topology.simplify import absolute_threshold, simplify
     from losstopo.topology.summary import summarize
     from losstopo.topology.topology_file import topology_dataset, write_topology
@@ -204,20 +205,22 @@ def _cmd_topology(args: argparse.Namespace) -> None:
         )
     if not 0 <= args.summary_threshold < 1:
         raise LosstopoError(f"--summary-threshold must be in [0, 1), got {args.summary_threshold}")
+    if not (math.isfinite(args.log_threshold) and args.log_threshold >= 0):
+        raise LosstopoError(f"--log-threshold must be >= 0 and finite, got {args.log_threshold}")
     landscape = read_landscape(args.landscape)
     loss = landscape["loss"]
     names = list(loss.dims)
-    points = None
-    if args.connectivity == "knn":
-        points = grid_points(loss.shape, [landscape[name].values for name in names])
     out = Path(args.out)
     ensure_writable_dir(out.parent)
-    tree = merge_tree(loss.values, args.connectivity, args.k, args.symmetrize, points)
+    # k-NN on a grid is built on integer indices: float coordinates would break distance
+    # ties by rounding, not by the documented (distance, index) order.
+    tree = merge_tree(loss.values, args.connectivity, args.k, args.symmetrize)
     threshold = absolute_threshold(tree, args.persistence_threshold, args.relative)
     summary_threshold = absolute_threshold(tree, args.summary_threshold, True)
     summary = summarize(tree, summary_threshold)
     stored = simplify(tree, threshold)
     stored_summary = summarize(stored, 0.0)
+    descriptors = shape_descriptors(tree, args.log_threshold)
     carried = {
         key: landscape.attrs[key]
         for key in (
@@ -263,25 +266,32 @@ def _cmd_topology(args: argparse.Namespace) -> None:
         "max_persistence": stored_summary["max_persistence"],
         "persistence_entropy": stored_summary["persistence_entropy"],
         "largest_basin_fraction": summary["largest_basin_fraction"],
+        **descriptors,
     }
     coords = {name: landscape[name].values for name in names}
     write_topology(topology_dataset(stored, names, coords, attrs), out)
     log.info(
-        "%s: %d minima, %d saddles (%s; %d minima with persistence >= %.3g), %d components",
+        "%s: %d minima, %d saddles (%s; %d minima with persistence >= %.3g, %d with log "
+        "persistence >= %g decades), %d components; trained basin %.3g %% of the grid, "
+        "%.3g decades deep",
         out,
         tree.n_minima,
         tree.n_saddles,
         args.connectivity,
         summary["n_minima_above"],
         summary_threshold,
+        descriptors["n_minima_above_log"],
+        args.log_threshold,
         tree.n_components,
+        100 * descriptors["basin_fraction"],
+        descriptors["basin_depth_decades"],
     )
 
 
 def _cmd_topology_table(args: argparse.Namespace) -> None:
-    from losstopo.tables import topology_table, write_csv_atomic
+    from losstopo.tables import parse_regimes, topology_table, write_csv_atomic
 
-    table = topology_table(args.topology, args.metrics)
+    table = topology_table(args.topology, args.metrics, parse_regimes(args.regime))
     write_csv_atomic(table, args.out)
     log.info("wrote %d topologies to %s", len(table), args.out)
 
@@ -475,6 +485,13 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         help="relative persistence above which minima and saddles are counted "
         "in the summaries (default: 0.01)",
     )
+    p.add_argument(
+        "--log-threshold",
+        type=float,
+        default=0.1,
+        help="persistence on log10 loss, in decades, above which minima and saddles are "
+        "counted as significant in the shape descriptors (default: 0.1)",
+    )
     p.add_argument("--out", required=True, help="output topology.nc")
     add_runtime(p, device=False)
     p.set_defaults(func=_cmd_topology)
@@ -510,8 +527,17 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     p.add_argument(
         "--metrics",
         nargs="+",
-        required=True,
-        help="metrics.json of the runs (joined by run directory)",
+        default=None,
+        help="metrics.json of the runs, joined by run directory (default: the run metrics "
+        "each landscape carries from its checkpoint)",
+    )
+    p.add_argument(
+        "--regime",
+        nargs="*",
+        default=None,
+        metavar="BETA:LR:LABEL",
+        help="name the regime of an analysed cell (e.g. 1:1:success), for the table's "
+        "regime column",
     )
     p.add_argument("--out", required=True, help="output CSV")
     add_runtime(p, device=False)

@@ -226,7 +226,10 @@ class MergeTree:
 
     @property
     def persistence(self) -> np.ndarray:
-        return self.death - self.birth
+        """death − birth; 0 between two non-finite values (a non-finite blob is no basin)."""
+        birth, death = self.birth, self.death
+        with np.errstate(invalid="ignore"):
+            return np.where(np.isfinite(birth), death - birth, 0.0)
 
     @property
     def pairs(self):
@@ -323,7 +326,7 @@ def merge_tree(
     with np.errstate(invalid="ignore", divide="ignore"):
         sums = np.bincount(segmentation, weights=values, minlength=n_nodes)
         arc_mean = np.where(arc_size > 0, sums / np.maximum(arc_size, 1), np.nan)
-    return MergeTree(
+    tree = MergeTree(
         shape=shape,
         values=values,
         node_vertex=node_vertex,
@@ -340,3 +343,11 @@ def merge_tree(
         k=k_used,
         symmetrize=sym,
     )
+    nonfinite_birth = ~np.isfinite(values[pair_min])
+    if nonfinite_birth.any():
+        # A minimum at +inf is an artefact of the sweep reaching a non-finite region before
+        # its finite neighbours: its persistence is 0 and its branch is removed whole.
+        from losstopo.topology.simplify import simplify_by
+
+        tree = simplify_by(tree, ~nonfinite_birth)
+    return tree

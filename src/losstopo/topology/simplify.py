@@ -43,14 +43,23 @@ def simplify(tree: MergeTree, threshold: float) -> MergeTree:
     """Remove every branch whose persistence is < ``threshold`` (absolute, loss units)."""
     if threshold <= 0 or len(tree.pair_min) == 0:
         return tree
+    return simplify_by(tree, tree.persistence >= threshold)
+
+
+def simplify_by(tree: MergeTree, keep_pair: np.ndarray) -> MergeTree:
+    """Remove the branch of every pair where ``keep_pair`` is false (e.g. persistence on a
+    log scale below a threshold); essential branches always stay."""
+    keep_pair = np.asarray(keep_pair, dtype=bool)
+    if len(tree.pair_min) == 0 or keep_pair.all():
+        return tree
     n_nodes = len(tree.node_vertex)
-    persistence = np.full(len(tree.values), np.inf)
-    persistence[tree.pair_min] = tree.persistence
+    kept_branch = np.ones(len(tree.values), dtype=bool)
+    kept_branch[tree.pair_min] = keep_pair
     death_vertex = np.full(len(tree.values), -1, dtype=np.int64)
     death_vertex[tree.pair_min] = tree.pair_saddle
     saddle_node = {int(tree.node_vertex[n]): n for n in np.flatnonzero(tree.node_kind == SADDLE)}
     branch = branch_minima(tree)
-    removed = persistence[branch] < threshold
+    removed = ~kept_branch[branch]
 
     children: list[list[int]] = [[] for _ in range(n_nodes)]
     for node in range(n_nodes):
@@ -98,7 +107,7 @@ def simplify(tree: MergeTree, threshold: float) -> MergeTree:
     with np.errstate(invalid="ignore", divide="ignore"):
         sums = np.bincount(segmentation, weights=tree.values, minlength=len(kept))
         arc_mean = np.where(arc_size > 0, sums / np.maximum(arc_size, 1), np.nan)
-    surviving_pairs = tree.persistence >= threshold
+    surviving_pairs = keep_pair
     return MergeTree(
         shape=tree.shape,
         values=tree.values,
