@@ -14,12 +14,19 @@ from losstopo.errors import LosstopoError
 log = logging.getLogger("losstopo")
 
 
+def _labels(texts: list[str] | None) -> list[str] | None:
+    """Labels from the command line; a literal ``\\n`` breaks the line."""
+    return None if texts is None else [text.replace("\\n", "\n") for text in texts]
+
+
 def _cmd_figure_profiles(args: argparse.Namespace) -> None:
     from losstopo.plots.common import save_figure
     from losstopo.plots.figures import Panel, profile_grid
 
     if args.columns < 1:
         raise LosstopoError(f"--columns must be >= 1, got {args.columns}")
+    if args.linear and args.y not in (None, "linear"):
+        raise LosstopoError(f"--linear contradicts --y {args.y}")
     panels = [Panel.parse(text) for text in args.panels]
     figure = profile_grid(
         panels,
@@ -28,21 +35,38 @@ def _cmd_figure_profiles(args: argparse.Namespace) -> None:
         threshold=args.threshold,
         order=args.order,
         title=args.title,
+        colour=args.colour,
+        y=args.y,
+        row_labels=_labels(args.row_labels),
+        column_labels=_labels(args.column_labels),
     )
     save_figure(figure, args.out)
     log.info("wrote %s", ", ".join(args.out))
 
 
-def _cmd_figure_topology_vs_error(args: argparse.Namespace) -> None:
+def _read_table(path_text: str):
     import pandas as pd
 
+    path = Path(path_text)
+    if not path.is_file():
+        raise LosstopoError(f"table {path} does not exist")
+    return pd.read_csv(path)
+
+
+def _cmd_figure_topology_vs_error(args: argparse.Namespace) -> None:
     from losstopo.plots.common import save_figure
     from losstopo.plots.figures import topology_vs_error
 
-    path = Path(args.table)
-    if not path.is_file():
-        raise LosstopoError(f"table {path} does not exist")
-    save_figure(topology_vs_error(pd.read_csv(path)), args.out)
+    figure = topology_vs_error(_read_table(args.table), connectivity=args.connectivity)
+    save_figure(figure, args.out)
+    log.info("wrote %s", ", ".join(args.out))
+
+
+def _cmd_figure_extent_study(args: argparse.Namespace) -> None:
+    from losstopo.plots.common import save_figure
+    from losstopo.plots.figures import extent_study
+
+    save_figure(extent_study(_read_table(args.table)), args.out)
     log.info("wrote %s", ", ".join(args.out))
 
 
@@ -82,11 +106,43 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     p.add_argument(
         "panels",
         nargs="+",
-        help="RUN_DIR:DIMS per panel (row-major); each run directory holds "
-        "topology_<n>d.nc, landscape_<n>d.nc and metrics.json",
+        help="per panel (row-major): RUN_DIR:DIMS (the directory holds topology_<n>d.nc, "
+        "landscape_<n>d.nc and metrics.json) or a topology .nc file (its landscape is the "
+        "file named by its source attribute)",
     )
     p.add_argument("--columns", type=int, required=True, help="panels per row")
-    p.add_argument("--linear", action="store_true", help="linear loss axis (default: log)")
+    p.add_argument(
+        "--linear", action="store_true", help="linear loss axis (the same as --y linear)"
+    )
+    p.add_argument(
+        "--y",
+        choices=("log", "linear", "relative"),
+        default=None,
+        help="loss axis: log loss, rows sharing limits (default); linear; or relative = "
+        "loss / loss at theta on a log axis shared by the whole figure",
+    )
+    p.add_argument(
+        "--colour",
+        choices=("relative", "absolute"),
+        default="relative",
+        help="fill: arc mean loss in decades above the loss at theta, one scale clipped at "
+        "the 2nd-98th percentile of all arcs (relative, default), or the absolute mean loss "
+        "on a log scale (absolute)",
+    )
+    p.add_argument(
+        "--row-labels",
+        nargs="+",
+        default=None,
+        metavar="TEXT",
+        help="one label per row, drawn left of it (a literal \\n breaks the line)",
+    )
+    p.add_argument(
+        "--column-labels",
+        nargs="+",
+        default=None,
+        metavar="TEXT",
+        help="one label per column, drawn above the first row",
+    )
     p.add_argument(
         "--threshold",
         type=float,
@@ -115,6 +171,19 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
 
     p = figsub.add_parser("topology-vs-error", help="topology summaries against relative error")
     p.add_argument("table", help="topology_summary.csv")
+    p.add_argument(
+        "--connectivity",
+        default=None,
+        help="rows of this connectivity only (default: full when present, else the first)",
+    )
     p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
     add_runtime(p, device=False)
     p.set_defaults(func=_cmd_figure_topology_vs_error)
+
+    p = figsub.add_parser(
+        "extent-study", help="shape descriptors of the trained basin against landscape extent"
+    )
+    p.add_argument("table", help="extent_study.csv (one row per landscape)")
+    p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
+    add_runtime(p, device=False)
+    p.set_defaults(func=_cmd_figure_extent_study)

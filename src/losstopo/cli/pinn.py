@@ -60,6 +60,17 @@ def _cmd_pinn_table(args: argparse.Namespace) -> None:
     log.info("wrote %d runs to %s", len(table), args.out)
 
 
+def beta_lr(text: str) -> tuple[float, float]:
+    """A heat-map cell ``BETA:LR`` (e.g. ``30:0.01``)."""
+    beta, sep, lr = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return float(beta), float(lr)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected BETA:LR, got {text!r}") from None
+
+
 def _cmd_figure_pinn_heatmap(args: argparse.Namespace) -> None:
     import pandas as pd
 
@@ -73,7 +84,8 @@ def _cmd_figure_pinn_heatmap(args: argparse.Namespace) -> None:
     table = pd.read_csv(path)
     grid = mean_error_grid(table, args.value)
     n_seeds = int(table.groupby(["beta", "lr"]).size().max())
-    save_figure(error_heatmap(grid, n_seeds, title=args.title), args.out)
+    figure = error_heatmap(grid, n_seeds, title=args.title, highlight=args.highlight)
+    save_figure(figure, args.out)
     log.info("wrote %s", ", ".join(args.out))
 
 
@@ -141,6 +153,14 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         "--value",
         default="relative_l2_error",
         help="table column to show (default: relative_l2_error)",
+    )
+    p.add_argument(
+        "--highlight",
+        nargs="+",
+        type=beta_lr,
+        default=None,
+        metavar="BETA:LR",
+        help="outline these cells (e.g. the analysed runs: 1:1 30:0.01)",
     )
     p.add_argument("--title", default=None, help="figure title")
     p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")

@@ -118,7 +118,8 @@ def _cmd_figure_topology_vs_accuracy(args: argparse.Namespace) -> None:
     path = Path(args.table)
     if not path.is_file():
         raise LosstopoError(f"table {path} does not exist")
-    save_figure(topology_vs_accuracy(pd.read_csv(path)), args.out)
+    figure = topology_vs_accuracy(pd.read_csv(path), connectivity=args.connectivity)
+    save_figure(figure, args.out)
     log.info("wrote %s", ", ".join(args.out))
 
 
@@ -228,6 +229,11 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         "topology-vs-accuracy", help="UNet checkpoints: topology summaries against test accuracy"
     )
     p.add_argument("table", help="unet_topology_summary.csv")
+    p.add_argument(
+        "--connectivity",
+        default=None,
+        help="rows of this connectivity only (default: full when present, else the first)",
+    )
     p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
     add_runtime(p, device=False)
     p.set_defaults(func=_cmd_figure_topology_vs_accuracy)

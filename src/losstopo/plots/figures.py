@@ -1,4 +1,5 @@
-"""Figure assembly from cached artifacts: profile grids and topology against performance."""
+"""Figure assembly from cached artifacts: profile grids, topology against performance and
+the landscape-extent study."""
 
 from __future__ import annotations
 
@@ -6,15 +7,36 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from losstopo.errors import LosstopoError
-from losstopo.plots.profile import CMAP, draw_profile, shared_norm
+from losstopo.plots.profile import (
+    ABSOLUTE_COLOUR_LABEL,
+    BASIN_COLOR,
+    BASIN_LABEL,
+    CMAP,
+    COLOURS,
+    MINIMUM_COLOR,
+    RELATIVE_COLOUR_LABEL,
+    SADDLE_COLOR,
+    THETA_COLOR,
+    THETA_LABEL,
+    Y_MODES,
+    draw_profile,
+    fill_values,
+    relative_norm,
+    set_loss_limits,
+    shared_norm,
+    y_range,
+)
 from losstopo.topology.profile import Profile, landscape_profile
 from losstopo.topology.simplify import absolute_threshold, simplify
 from losstopo.topology.topology_file import tree_from_files
@@ -22,21 +44,35 @@ from losstopo.topology.topology_file import tree_from_files
 
 @dataclass
 class Panel:
-    """One profile panel: a run directory and a landscape dimension."""
+    """One profile panel: a run directory and a landscape dimension (``RUN_DIR:DIMS``), or
+    a topology file whose ``source`` attribute names its landscape."""
 
-    run: Path
-    dims: int
+    run: Path | None = None
+    dims: int | None = None
+    topology: Path | None = None
 
     @classmethod
     def parse(cls, text: str) -> Panel:
+        if text.endswith(".nc"):
+            return cls(topology=Path(text))
         run, _, dims = text.rpartition(":")
         if not run or not dims.isdigit():
-            raise LosstopoError(f"panel {text!r} is not RUN_DIR:DIMS")
+            raise LosstopoError(f"panel {text!r} is not RUN_DIR:DIMS or a topology .nc file")
         return cls(Path(run), int(dims))
 
     def files(self) -> tuple[Path, Path, Path | None]:
         """Topology and landscape files, plus the run's ``metrics.json`` where one exists
-        (PINN runs); a checkpoint's landscape carries its own metrics otherwise."""
+        (PINN run directories); otherwise the metrics come from the files' attributes."""
+        if self.topology is not None:
+            if not self.topology.is_file():
+                raise LosstopoError(f"{self.topology} does not exist")
+            source = _file_attrs(self.topology).get("source")
+            if not source:
+                raise LosstopoError(
+                    f"{self.topology} has no 'source' attribute naming its landscape"
+                )
+            return self.topology, Path(str(source)), None
+        assert self.run is not None
         metrics = self.run / "metrics.json"
         return (
             self.run / f"topology_{self.dims}d.nc",
@@ -45,38 +81,154 @@ class Panel:
         )
 
 
-def panel_title(panel: Panel, metrics: dict) -> str:
-    """PINN: β, lr, seed and error; segmentation: lr, seed, epoch and test accuracy."""
-    if "relative_l2_error" in metrics:
-        return (
-            f"β={metrics['beta']:g}, lr={metrics['lr']:g}, seed {metrics['seed']} "
-            f"({panel.dims}-D)\nrel. error {metrics['relative_l2_error']:.2g}"
-        )
-    return (
-        f"lr={metrics['lr']:g}, seed {metrics['seed']}, epoch {metrics['epoch']} "
-        f"({panel.dims}-D)\ntest pixel acc. {metrics['test_pixel_accuracy']:.3f}"
+def _file_attrs(path: Path) -> dict[str, Any]:
+    """Global attributes of a netCDF file, without loading its variables."""
+    import xarray as xr
+
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as handle:
+            return dict(handle.attrs)
+    except (OSError, ValueError) as exc:
+        raise LosstopoError(f"{path} is not a readable netCDF file: {exc}") from None
+
+
+def _json_attr(value: Any) -> dict:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
+
+
+def panel_info(
+    topology_attrs: dict[str, Any],
+    landscape_attrs: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What a panel's title says, from the topology file's ``landscape_*`` attributes (a
+    landscape's own attributes fill gaps; a run's ``metrics.json`` wins where given)."""
+    carried = {
+        key.removeprefix("landscape_"): value
+        for key, value in topology_attrs.items()
+        if key.startswith("landscape_")
+    }
+    attrs = {**(landscape_attrs or {}), **carried}
+    hparams = _json_attr(attrs.get("problem_hparams"))
+    checkpoint = _json_attr(attrs.get("checkpoint_metrics"))
+    info: dict[str, Any] = {**hparams, **checkpoint}
+    if "checkpoint_seed" in attrs:
+        info["seed"] = int(attrs["checkpoint_seed"])
+    if "checkpoint_epoch" in attrs:
+        info["epoch"] = int(attrs["checkpoint_epoch"])
+    info.update(metrics or {})
+    for key in ("dims", "distance"):
+        if key in attrs:
+            info[key] = attrs[key]
+    info["connectivity"] = str(topology_attrs.get("connectivity", ""))
+    return info
+
+
+def panel_title(info: dict[str, Any], dims: int | None = None) -> str:
+    """PINN: β, lr, seed and error; segmentation: lr, seed, epoch and test accuracy; then
+    the landscape's dimension, extent and graph."""
+    dims = int(info.get("dims", dims or 0)) or dims
+    shape = [f"{dims}-D" if dims else "", ""]
+    if info.get("distance") is not None:
+        shape[1] = f"extent ±{float(info['distance']):g}"
+    if info.get("connectivity"):
+        shape.append(info["connectivity"])
+    second = ", ".join(part for part in shape if part)
+    try:
+        if "relative_l2_error" in info:
+            first = (
+                f"β={float(info['beta']):g}, lr={float(info['lr']):g}, seed {int(info['seed'])}"
+                f" · error {float(info['relative_l2_error']):.2g}"
+            )
+        else:
+            first = (
+                f"lr={float(info['lr']):g}, seed {int(info['seed'])}, epoch "
+                f"{int(info['epoch'])} · acc. {float(info['test_pixel_accuracy']):.3f}"
+            )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise LosstopoError(
+            f"no run metrics for a panel title ({exc} missing); pass a run directory with "
+            "metrics.json or a topology file carrying its checkpoint's metrics"
+        ) from None
+    return f"{first}\n{second}" if second else first
+
+
+def _percent(fraction: float) -> str:
+    value = 100.0 * fraction
+    if not math.isfinite(value):
+        return "n/a"
+    if value >= 10:
+        return f"{value:.0f} %"
+    if value >= 1:
+        return f"{value:.1f} %"
+    return f"{value:.2g} %"
+
+
+def panel_annotation(profile: Profile, n_minima: int, n_saddles: int, connectivity: str) -> str:
+    """Counts, and the trained basin's share of the grid and depth in decades."""
+    text = f"{n_minima} min, {n_saddles} sad ({connectivity})"
+    basin = profile.basin
+    if basin is not None:
+        depth = basin.depth_decades
+        depth_text = f"{depth:.1f} decades" if math.isfinite(depth) else "depth n/a"
+        text += f"\nθ basin {_percent(basin.fraction)} of grid, {depth_text}"
+    return text
+
+
+@dataclass
+class _PanelData:
+    profile: Profile
+    title: str
+    annotation: str
+
+
+def _load_panel(panel: Panel, threshold: float, order: str) -> _PanelData:
+    topology, landscape, metrics_path = panel.files()
+    for path in (topology, landscape, metrics_path):
+        if path is not None and not path.is_file():
+            raise LosstopoError(f"{path} does not exist")
+    tree = tree_from_files(topology, landscape)
+    if threshold > 0:
+        tree = simplify(tree, absolute_threshold(tree, threshold, relative=True))
+    profile = landscape_profile(tree, order=order)
+    topology_attrs = _file_attrs(topology)
+    metrics = json.loads(metrics_path.read_text()) if metrics_path is not None else None
+    info = panel_info(topology_attrs, None, metrics)
+    if metrics is None and "problem_hparams" not in info and "lr" not in info:
+        info = panel_info(topology_attrs, _file_attrs(landscape), None)  # older topologies
+    info.setdefault("connectivity", tree.connectivity)
+    info["connectivity"] = info["connectivity"] or tree.connectivity
+    return _PanelData(
+        profile=profile,
+        title=panel_title(info, len(tree.shape)),
+        annotation=panel_annotation(profile, tree.n_minima, tree.n_saddles, tree.connectivity),
     )
 
 
-def landscape_metrics(landscape_path: Path) -> dict:
-    """Run metrics recorded in a checkpoint's landscape (segmentation checkpoints)."""
-    from losstopo.landscape_file import read_landscape
+# inches of the profile grid's layout
+_PANEL_H = 2.0
+_TITLE_H = 0.5
+_GAP_W = 0.4
+_AXIS_W = 0.8  # y tick labels and the y label
+_RIGHT_W = 1.55  # colour bar with its ticks and two-line label
+_BOTTOM_H = 0.95  # x tick labels, x label and the legend
+_COLUMN_LABEL_H = 0.3
+_SUPTITLE_H = 0.4
+_MIN_ASPECT = 1.25  # width / height of a profile grid
 
-    attrs = read_landscape(landscape_path).attrs
-    try:
-        hparams = json.loads(attrs["problem_hparams"])
-        metrics = json.loads(attrs["checkpoint_metrics"])
-        return {
-            "lr": float(hparams["lr"]),
-            "seed": int(attrs["checkpoint_seed"]),
-            "epoch": int(attrs["checkpoint_epoch"]),
-            "test_pixel_accuracy": float(metrics["test_pixel_accuracy"]),
-        }
-    except (KeyError, ValueError, TypeError) as exc:
-        raise LosstopoError(
-            f"{landscape_path} lacks the run metrics of its checkpoint ({exc}); "
-            "pass a run directory with metrics.json"
-        ) from None
+
+def _text_width(lines: list[str], fontsize: float) -> float:
+    """Rough width in inches of the longest of ``lines`` (DejaVu Sans averages ~0.6 em)."""
+    longest = max((len(line) for text in lines for line in text.split("\n")), default=0)
+    return longest * fontsize * 0.6 / 72
 
 
 def profile_grid(
@@ -86,61 +238,185 @@ def profile_grid(
     threshold: float = 0.0,
     order: str = "width",
     title: str | None = None,
+    colour: str = "relative",
+    y: str | None = None,
+    row_labels: list[str] | None = None,
+    column_labels: list[str] | None = None,
 ) -> Figure:
-    """Panels in row-major order, one shared colour scale, titles with each run's error."""
-    profiles: list[Profile] = []
-    titles = []
-    counts = []
-    for panel in panels:
-        topology, landscape, metrics_path = panel.files()
-        for path in (topology, landscape, metrics_path):
-            if path is not None and not path.is_file():
-                raise LosstopoError(f"{path} does not exist")
-        tree = tree_from_files(topology, landscape)
-        if threshold > 0:
-            tree = simplify(tree, absolute_threshold(tree, threshold, relative=True))
-        profiles.append(landscape_profile(tree, order=order))
-        if metrics_path is None:
-            metrics = landscape_metrics(landscape)
-        else:
-            metrics = json.loads(metrics_path.read_text())
-        titles.append(panel_title(panel, metrics))
-        counts.append((tree.n_minima, tree.n_saddles, tree.connectivity))
+    """Panels in row-major order with one shared colour scale and titles with each run's
+    error or accuracy; rows share their loss limits (``y="relative"``: the whole figure).
+
+    ``colour``: ``relative`` (arc mean loss in decades above the loss at θ, clipped at the
+    2nd–98th percentile of all arcs) or ``absolute`` (mean loss, log scale). ``y``: ``log``
+    (default unless ``log_y`` is false), ``linear`` or ``relative`` (loss/loss at θ, log).
+    """
+    y = y or ("log" if log_y else "linear")
+    if y not in Y_MODES:
+        raise LosstopoError(f"unknown y axis {y!r} (choose {', '.join(Y_MODES)})")
+    if colour not in COLOURS:
+        raise LosstopoError(f"unknown colour {colour!r} (choose {' or '.join(COLOURS)})")
+    if columns < 1:
+        raise LosstopoError(f"columns must be >= 1, got {columns}")
+    if not panels:
+        raise LosstopoError("no panels given")
     rows = math.ceil(len(panels) / columns)
-    fig, axes = plt.subplots(
+    if row_labels is not None and len(row_labels) != rows:
+        raise LosstopoError(f"{len(row_labels)} row label(s) for {rows} row(s)")
+    if column_labels is not None and len(column_labels) != min(columns, len(panels)):
+        raise LosstopoError(f"{len(column_labels)} column label(s) for {columns} column(s)")
+    data = [_load_panel(panel, threshold, order) for panel in panels]
+    profiles = [d.profile for d in data]
+
+    panel_h = _PANEL_H if rows <= 3 else max(1.4, 6.5 / rows)
+    row_label_w = _text_width(row_labels, 9) + 0.2 if row_labels else 0.0
+    left_w = _AXIS_W + row_label_w
+    top_h = _TITLE_H + (_COLUMN_LABEL_H if column_labels else 0) + (_SUPTITLE_H if title else 0)
+    height = top_h + rows * panel_h + (rows - 1) * _TITLE_H + _BOTTOM_H
+    fixed_w = left_w + _RIGHT_W + (columns - 1) * _GAP_W
+    panel_w = max(3.2, (_MIN_ASPECT * height - fixed_w) / columns)
+    width = fixed_w + columns * panel_w
+    fig = plt.figure(figsize=(width, height))
+    grid_left, grid_right = left_w / width, 1 - _RIGHT_W / width
+    grid_bottom, grid_top = _BOTTOM_H / height, 1 - top_h / height
+    axes = fig.subplots(
         rows,
         columns,
-        figsize=(3.4 * columns, 2.9 * rows),
         squeeze=False,
-        gridspec_kw={"wspace": 0.45, "hspace": 0.6},
+        sharex=True,
+        sharey="all" if y == "relative" else "row",
+        gridspec_kw={
+            "left": grid_left,
+            "right": grid_right,
+            "bottom": grid_bottom,
+            "top": grid_top,
+            "wspace": _GAP_W / panel_w,
+            "hspace": _TITLE_H / panel_h,
+        },
     )
-    norm = shared_norm(profiles, log=log_y)
+    shift = max(p.log_shift for p in profiles) if y == "log" else 0.0
+    if colour == "relative":
+        norm = relative_norm(profiles)
+    else:
+        norm = shared_norm(profiles, log=y != "linear")
     for index, ax in enumerate(axes.ravel()):
         if index >= len(profiles):
             ax.set_visible(False)
             continue
-        draw_profile(ax, profiles[index], norm, log_y=log_y, show_x=index // columns == rows - 1)
-        minima, saddles, connectivity = counts[index]
-        ax.set_title(titles[index], fontsize=8)
+        draw_profile(
+            ax,
+            profiles[index],
+            norm,
+            show_x=index + columns >= len(profiles),
+            colour=colour,
+            y=y,
+            shift=shift,
+            set_limits=False,
+        )
+        if index + columns >= len(profiles):  # bottom of its column: show the x axis
+            ax.tick_params(axis="x", labelbottom=True)
+        ax.set_title(data[index].title, fontsize=8)
         ax.text(
             0.02,
             0.97,
-            f"{minima} min, {saddles} sad ({connectivity})",
+            data[index].annotation,
             transform=ax.transAxes,
             fontsize=6.5,
             va="top",
+            ha="left",
+            color="black",
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85, "lw": 0},
+            gid="panel-annotation",
         )
-        if index % columns == 0:
-            ax.set_ylabel("loss")
+    # shared loss limits: per row, or over the whole figure for the relative axis
+    groups = (
+        [list(range(len(profiles)))]
+        if y == "relative"
+        else [list(range(r * columns, min((r + 1) * columns, len(profiles)))) for r in range(rows)]
+    )
+    for members in groups:
+        ranges = [y_range(profiles[i], y, shift) for i in members]
+        low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
+        for i in members:
+            set_loss_limits(axes.ravel()[i], low, high, y)
+    ylabel = {"log": "loss", "linear": "loss", "relative": "loss / loss at θ"}[y]
+    if y == "log" and shift > 0:
+        ylabel = f"loss + {shift:.3g}"
+    for row in range(rows):
+        axes[row, 0].set_ylabel(ylabel)
+        if row_labels:
+            axes[row, 0].annotate(
+                row_labels[row],
+                xy=(0, 0.5),
+                xycoords=axes[row, 0].yaxis.label,
+                xytext=(-8, 0),
+                textcoords="offset points",
+                ha="right",
+                va="center",
+                fontsize=9,
+                gid="row-label",
+            )
+    for col, label in enumerate(column_labels or []):
+        axes[0, col].annotate(
+            label,
+            xy=(0.5, 1.0),
+            xycoords=axes[0, col].title,
+            xytext=(0, 4),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            fontweight="bold",
+            gid="column-label",
+        )
+    _profile_colour_bar(fig, profiles, norm, colour, (grid_right, grid_bottom, grid_top), width)
+    handles = [
+        Line2D([], [], ls="", marker="o", color=MINIMUM_COLOR, label="minimum"),
+        Line2D([], [], ls="", marker="o", color=SADDLE_COLOR, label="saddle"),
+        Line2D([], [], ls="", marker="*", ms=10, mfc=THETA_COLOR, mec="black", label=THETA_LABEL),
+        Patch(facecolor="none", edgecolor=BASIN_COLOR, lw=1.3, label=BASIN_LABEL),
+    ]
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        bbox_to_anchor=((grid_left + grid_right) / 2, 0.05 / height),
+        ncol=4,
+        fontsize=8,
+        frameon=False,
+    )
+    if title:  # above the column labels and panel titles, whatever the number of rows
+        fig.suptitle(
+            title, x=(grid_left + grid_right) / 2, y=1 - 0.08 / height, va="top", fontsize=10
+        )
+    return fig
+
+
+def _profile_colour_bar(
+    fig: Figure,
+    profiles: list[Profile],
+    norm,
+    colour: str,
+    grid: tuple[float, float, float],
+    width: float,
+) -> None:
+    """One colour bar right of the panels; its arrows say where the scale is clipped."""
+    right, bottom, top = grid
+    box = (right + 0.25 / width, bottom, 0.15 / width, top - bottom)
+    cax = fig.add_axes(box, label="colour-bar")
+    values = np.concatenate([fill_values(p, colour) for p in profiles])
+    values = values[np.isfinite(values)]
+    below = bool(values.size and values.min() < norm.vmin)
+    above = bool(values.size and values.max() > norm.vmax)
+    extend = {(True, True): "both", (True, False): "min", (False, True): "max"}.get(
+        (below, above), "neither"
+    )
     mappable = plt.cm.ScalarMappable(norm=norm, cmap=CMAP)
-    bar = fig.colorbar(mappable, ax=axes.ravel().tolist(), shrink=0.8, label="mean loss of arc")
-    if norm.vmin > 0 and norm.vmax / norm.vmin < 10:  # less than a decade: plain labels
+    label = RELATIVE_COLOUR_LABEL if colour == "relative" else ABSOLUTE_COLOUR_LABEL
+    bar = fig.colorbar(mappable, cax=cax, extend=extend)
+    bar.set_label(label, fontsize=8.5)
+    if colour == "absolute" and norm.vmin > 0 and norm.vmax / norm.vmin < 10:
         bar.ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
         bar.ax.yaxis.set_minor_locator(NullLocator())
         bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.4g}"))
-    if title:  # above the panel titles, whatever the number of rows
-        fig.suptitle(title, fontsize=10, y=1.0 + 0.1 / rows)
-    return fig
 
 
 def spearman_text(table: pd.DataFrame, x: str, y: str) -> str:
@@ -149,105 +425,290 @@ def spearman_text(table: pd.DataFrame, x: str, y: str) -> str:
     return f"{rho:.2f}" if np.isfinite(rho) else "n/a"
 
 
-def topology_vs_error(table: pd.DataFrame) -> Figure:
-    """#minima, #saddles, #minima above the summary threshold and mean persistence vs error."""
+def _format_value(value: Any) -> str:
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def select_connectivity(
+    table: pd.DataFrame, connectivity: str | None = None
+) -> tuple[pd.DataFrame, str | None]:
+    """Rows of one connectivity: ``connectivity``, else ``full`` when present, else the
+    first in the table (tables without the column are returned whole)."""
+    if "connectivity" not in table.columns:
+        if connectivity is not None:
+            raise LosstopoError("the table has no connectivity column")
+        return table, None
+    present = list(dict.fromkeys(table.connectivity.astype(str)))
+    if connectivity is None:
+        connectivity = "full" if "full" in present else present[0]
+    if connectivity not in present:
+        raise LosstopoError(
+            f"connectivity {connectivity!r} is not in the table (it has {', '.join(present)})"
+        )
+    return table[table.connectivity.astype(str) == connectivity], connectivity
+
+
+def _descriptor_grid(
+    table: pd.DataFrame,
+    x: str,
+    x_label: str,
+    x_log: bool,
+    panels: dict[str, tuple[str, bool]],
+    colour_groups: list[tuple[pd.Series, Any, str]],
+    marker_groups: list[tuple[pd.Series, str, str]],
+    suptitle: str,
+) -> Figure:
+    """A 2×2 grid of descriptor-vs-performance scatters with Spearman ρ in each title; a
+    constant descriptor is stated in words instead of drawn as a flat row of points."""
+    fig, axes = plt.subplots(2, 2, figsize=(10.5, 6.6))
+    for ax, (column, (label, log_y)) in zip(axes.ravel(), panels.items(), strict=True):
+        values = table[column]
+        distinct = values.dropna().unique()
+        if len(distinct) <= 1:
+            value = _format_value(distinct[0]) if len(distinct) else "n/a"
+            ax.text(
+                0.5,
+                0.5,
+                f"all {len(table)} landscapes: {column} = {value}",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=9,
+                gid="constant-panel",
+            )
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(label, fontsize=9)
+            continue
+        for colour_mask, colour, _ in colour_groups:
+            for marker_mask, marker, _ in marker_groups:
+                rows = table[colour_mask & marker_mask]
+                if rows.empty:
+                    continue
+                ax.scatter(
+                    rows[x],
+                    rows[column],
+                    color=colour,
+                    marker=marker,
+                    s=30,
+                    edgecolor="0.2",
+                    linewidths=0.4,
+                )
+        if x_log and (table[x] > 0).all():
+            ax.set_xscale("log")
+        if log_y and (values > 0).all():
+            ax.set_yscale("log")
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(label)
+        ax.set_title(f"{label} (Spearman ρ = {spearman_text(table, x, column)})", fontsize=9)
+    handles = [
+        Line2D([], [], ls="", marker="o", color=colour, mec="0.2", label=label)
+        for _, colour, label in colour_groups
+    ] + [
+        Line2D([], [], ls="", marker=marker, color="0.35", label=label)
+        for _, marker, label in marker_groups
+    ]
+    fig.legend(
+        handles=handles, loc="center left", bbox_to_anchor=(0.8, 0.5), fontsize=8, frameon=False
+    )
+    fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.8, 0.96))
+    return fig
+
+
+def _cell_label(table: pd.DataFrame, mask: pd.Series, text: str) -> str:
+    if "regime" in table.columns:
+        regimes = [r for r in table.loc[mask, "regime"].dropna().unique() if str(r).strip()]
+        if regimes:
+            return f"{text} ({regimes[0]})"
+    return text
+
+
+def _cells(table: pd.DataFrame) -> list[tuple[pd.Series, Any, str]]:
+    """One colour per analysed (β, lr) cell, labelled with its regime where the table has one."""
+    cells = sorted(
+        {(b, lr) for b, lr in zip(table.beta, table.lr, strict=True)}, key=lambda c: (c[0], -c[1])
+    )
+    colours = plt.cm.tab10(np.arange(len(cells)) % 10)
+    groups = []
+    for colour, (beta, lr) in zip(colours, cells, strict=True):
+        mask = (table.beta == beta) & (table.lr == lr)
+        groups.append((mask, colour, _cell_label(table, mask, f"β={beta:g}, lr={lr:g}")))
+    return groups
+
+
+def topology_vs_error(table: pd.DataFrame, connectivity: str | None = None) -> Figure:
+    """PINN landscapes: the trained basin's depth and share, and minima and saddles above
+    the log-persistence threshold, against relative L2 error (colour = analysed cell,
+    marker = landscape dimension), for one connectivity."""
     panels = {
-        "n_minima_raw": "minima (all)",
-        "n_saddles_raw": "saddles (all)",
-        "n_minima_above": "minima above the summary threshold",
-        "mean_persistence": "mean persistence",
+        "basin_depth_decades": ("θ basin depth (decades)", False),
+        "basin_fraction": ("θ basin fraction of grid", True),
+        "n_minima_above_log": ("minima above log threshold", False),
+        "n_saddles_above_log": ("saddles above log threshold", False),
     }
     needed = ["relative_l2_error", "dims", "beta", "lr", *panels]
     missing = [c for c in needed if c not in table.columns]
     if missing:
         raise LosstopoError(f"topology table lacks column(s) {', '.join(missing)}")
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.5 * len(panels), 3.4))
-    cells = sorted({(b, lr) for b, lr in zip(table.beta, table.lr, strict=True)})
-    markers = dict(zip(sorted(table.dims.unique()), "os^Dv", strict=False))
-    colours = plt.cm.viridis(np.linspace(0, 0.9, max(len(cells), 1)))
-    for ax, (column, label) in zip(axes, panels.items(), strict=True):
-        for colour, (beta, lr) in zip(colours, cells, strict=True):
-            for dims, marker in markers.items():
-                rows = table[(table.beta == beta) & (table.lr == lr) & (table.dims == dims)]
-                if rows.empty:
-                    continue
-                ax.scatter(
-                    rows.relative_l2_error,
-                    rows[column],
-                    color=colour,
-                    marker=marker,
-                    label=f"β={beta:g}, lr={lr:g}, {dims}-D",
-                    s=28,
-                )
-        ax.set_xscale("log")
-        ax.set_xlabel("relative L2 error")
-        ax.set_ylabel(label)
-        if column == "mean_persistence" and (table[column] > 0).all():
-            ax.set_yscale("log")
-
-    def spearman(column: str) -> str:
-        return spearman_text(table, "relative_l2_error", column)
-
-    fig.suptitle(
-        f"Topology vs error ({len(table)} landscapes; Spearman ρ with error: minima "
-        f"{spearman('n_minima_raw')}, saddles {spearman('n_saddles_raw')}, minima above "
-        f"threshold {spearman('n_minima_above')})",
-        fontsize=10,
+    table, chosen = select_connectivity(table, connectivity)
+    table = table.reset_index(drop=True)
+    dims = sorted(table.dims.unique())
+    markers = [
+        (table.dims == d, marker, f"{int(d)}-D") for d, marker in zip(dims, "os^Dv", strict=False)
+    ]
+    threshold = ""
+    if "log_threshold_decades" in table.columns and table.log_threshold_decades.nunique() == 1:
+        threshold = f", log threshold {table.log_threshold_decades.iloc[0]:g} decades"
+    graph = f", {chosen} connectivity" if chosen else ""
+    return _descriptor_grid(
+        table,
+        "relative_l2_error",
+        "relative L2 error",
+        True,
+        panels,
+        _cells(table),
+        markers,
+        f"PINN topology vs error ({len(table)} landscapes{graph}{threshold})",
     )
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center right", fontsize=7, frameon=False)
-    fig.tight_layout(rect=(0, 0, 0.87, 0.95))
-    return fig
 
 
-def topology_vs_accuracy(table: pd.DataFrame) -> Figure:
-    """UNet checkpoints: #minima, #saddles, mean persistence and the top Hessian eigenvalue
-    against test pixel accuracy (colour = learning rate, marker = epoch)."""
+def topology_vs_accuracy(table: pd.DataFrame, connectivity: str | None = None) -> Figure:
+    """UNet checkpoints: the trained basin's depth and share, minima above the
+    log-persistence threshold and the top Hessian eigenvalue against test pixel accuracy
+    (colour = learning rate, marker = epoch), for one connectivity."""
     panels = {
-        "n_minima_raw": "minima (all)",
-        "n_saddles_raw": "saddles (all)",
-        "mean_persistence": "mean persistence",
-        "top_eigenvalue": "top Hessian eigenvalue",
+        "basin_depth_decades": ("θ basin depth (decades)", False),
+        "basin_fraction": ("θ basin fraction of grid", True),
+        "n_minima_above_log": ("minima above log threshold", False),
+        "top_eigenvalue": ("top Hessian eigenvalue", True),
     }
     needed = ["test_pixel_accuracy", "lr", "epoch", *panels]
     missing = [c for c in needed if c not in table.columns]
     if missing:
         raise LosstopoError(f"UNet topology table lacks column(s) {', '.join(missing)}")
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.5 * len(panels), 3.4))
+    table, chosen = select_connectivity(table, connectivity)
+    table = table.reset_index(drop=True)
     rates = sorted(table.lr.unique(), reverse=True)
+    colours = plt.cm.tab10(np.arange(len(rates)) % 10)
+    colour_groups = [
+        (table.lr == lr, colour, f"lr={lr:g}") for lr, colour in zip(rates, colours, strict=True)
+    ]
     epochs = sorted(table.epoch.unique())
-    markers = dict(zip(epochs, "os^Dv<>ph*", strict=False))
-    colours = dict(zip(rates, plt.cm.viridis(np.linspace(0, 0.9, len(rates))), strict=True))
-    for ax, (column, label) in zip(axes, panels.items(), strict=True):
-        for lr in rates:
-            for epoch in epochs:
-                rows = table[(table.lr == lr) & (table.epoch == epoch)]
-                if rows.empty:
-                    continue
-                ax.scatter(
-                    rows.test_pixel_accuracy,
-                    rows[column],
-                    color=colours[lr],
-                    marker=markers.get(epoch, "o"),
-                    label=f"lr={lr:g}, epoch {epoch}",
-                    s=28,
-                )
-        ax.set_xlabel("test pixel accuracy")
-        ax.set_ylabel(label)
-        if column in ("mean_persistence", "top_eigenvalue") and (table[column] > 0).all():
-            ax.set_yscale("log")
-
-    def spearman(column: str) -> str:
-        return spearman_text(table, "test_pixel_accuracy", column)
-
+    marker_groups = [
+        (table.epoch == e, m, f"epoch {int(e)}") for e, m in zip(epochs, "os^Dv<>ph*", strict=False)
+    ]
     data = " (SYNTHETIC data)" if table.get("synthetic_data", pd.Series([False])).any() else ""
+    graph = f", {chosen} connectivity" if chosen else ""
+    return _descriptor_grid(
+        table,
+        "test_pixel_accuracy",
+        "test pixel accuracy",
+        False,
+        panels,
+        colour_groups,
+        marker_groups,
+        f"UNet-CRF topology vs test accuracy{data} ({len(table)} checkpoints{graph})",
+    )
+
+
+EXTENT_COLUMNS = [
+    "beta",
+    "lr",
+    "seed",
+    "distance",
+    "connectivity",
+    "dims",
+    "basin_depth_decades",
+    "basin_fraction",
+    "n_minima_above_log",
+    "center_loss",
+    "loss_median",
+]
+BASIN_FRACTION_CRITERION = 0.01
+
+
+def median_decades(table: pd.DataFrame) -> pd.Series:
+    """log10(median loss / loss at θ): how far the typical grid point sits above θ."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = table.loss_median.astype(float) / table.center_loss.astype(float)
+        out = np.log10(ratio.where(ratio > 0))
+    return pd.Series(out, index=table.index)
+
+
+def extent_study(table: pd.DataFrame) -> Figure:
+    """Shape descriptors against the landscape extent: rows = connectivities, columns =
+    basin fraction, basin depth, minima above the log threshold and median loss over the
+    loss at θ; one colour per (β, lr) cell, the seed mean as a line, each seed a point."""
+    missing = [c for c in EXTENT_COLUMNS if c not in table.columns]
+    if missing:
+        raise LosstopoError(f"extent-study table lacks column(s) {', '.join(missing)}")
+    if table.empty:
+        raise LosstopoError("the extent-study table has no rows")
+    table = table.assign(median_decades=median_decades(table)).reset_index(drop=True)
+    present = list(dict.fromkeys(table.connectivity.astype(str)))
+    connectivities = [c for c in ("full", "knn") if c in present] + sorted(
+        c for c in present if c not in ("full", "knn")
+    )
+    panels = {
+        "basin_fraction": "θ basin fraction of grid",
+        "basin_depth_decades": "θ basin depth (decades)",
+        "n_minima_above_log": "minima above log threshold",
+        "median_decades": "median loss / loss at θ (decades)",
+    }
+    units = {
+        "basin_fraction": "fraction of grid points",
+        "basin_depth_decades": "decades",
+        "n_minima_above_log": "count",
+        "median_decades": "decades",
+    }
+    cells = _cells(table)
+    dims = sorted(table.dims.unique())
+    styles = dict(zip(dims, ["-", "--", ":", "-."], strict=False))
+    rows = len(connectivities)
+    fig, axes = plt.subplots(
+        rows, len(panels), figsize=(15.0, 0.9 + 2.9 * rows), squeeze=False, sharex=True
+    )
+    for row, graph in enumerate(connectivities):
+        part = table[table.connectivity.astype(str) == graph]
+        for col, (column, label) in enumerate(panels.items()):
+            ax = axes[row, col]
+            for mask, colour, _ in cells:
+                for d in dims:
+                    rows_ = part[mask.loc[part.index] & (part.dims == d)]
+                    rows_ = rows_[np.isfinite(rows_[column].astype(float))]
+                    if rows_.empty:
+                        continue
+                    ax.scatter(
+                        rows_.distance, rows_[column], color=colour, s=14, alpha=0.6, linewidths=0
+                    )
+                    mean = rows_.groupby("distance")[column].mean()
+                    ax.plot(mean.index, mean.values, color=colour, ls=styles[d], lw=1.5)
+            if column == "basin_fraction":
+                ax.axhline(BASIN_FRACTION_CRITERION, color="0.3", ls="--", lw=1, gid="criterion")
+                ax.set_yscale("log")
+            ax.set_xscale("log")
+            ax.set_title(f"{label} — {graph} graph", fontsize=9)
+            ax.set_ylabel(units[column], fontsize=8)
+            if row == rows - 1:
+                ax.set_xlabel("landscape extent (distance)")
+    handles = [Line2D([], [], color=colour, marker="o", label=label) for _, colour, label in cells]
+    handles.append(Line2D([], [], color="0.3", ls="", marker="o", alpha=0.6, label="one seed"))
+    handles.append(Line2D([], [], color="0.3", label="seed mean"))
+    if len(dims) > 1:
+        handles += [Line2D([], [], color="0.3", ls=styles[d], label=f"{int(d)}-D") for d in dims]
+    handles.append(Line2D([], [], color="0.3", ls="--", lw=1, label="1 % basin criterion"))
+    fig.legend(
+        handles=handles, loc="center left", bbox_to_anchor=(0.86, 0.5), fontsize=8, frameon=False
+    )
+    dims_text = "/".join(f"{int(d)}-D" for d in dims)
     fig.suptitle(
-        f"UNet-CRF topology vs test accuracy{data}: {len(table)} checkpoints; Spearman ρ with "
-        f"accuracy: minima {spearman('n_minima_raw')}, saddles {spearman('n_saddles_raw')}, "
-        f"top eigenvalue {spearman('top_eigenvalue')}",
+        f"Landscape extent study: shape descriptors vs extent ({len(table)} landscapes, "
+        f"{dims_text})",
         fontsize=10,
     )
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center right", fontsize=7, frameon=False)
-    fig.tight_layout(rect=(0, 0, 0.85, 0.95))
+    fig.tight_layout(rect=(0, 0, 0.86, 0.95))
     return fig

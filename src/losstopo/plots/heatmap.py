@@ -1,4 +1,10 @@
-"""Fig. 3 (left): mean relative error of the PINN over β × learning rate, log colour scale."""
+"""Heat maps: Fig. 3 (left), the PINN's mean relative error over β × learning rate (log
+colour scale), and Fig. 4 (left), the UNet's mean test accuracy over learning rate × epoch.
+
+Cell annotations are drawn here rather than by seaborn, so their colour follows each
+fill's luminance (white on dark, black on light, also on the grey of missing cells) and
+their unit is the colour bar's.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +14,63 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.colors import LogNorm
+from matplotlib.axes import Axes
+from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from losstopo.errors import LosstopoError
+from losstopo.plots.common import text_colour_on
+
+MISSING_COLOUR = "0.8"  # cells without a value (a diverged run)
+HIGHLIGHT_COLOUR = "red"
 
 
 def _label(value: float) -> str:
     return f"{value:g}"
 
 
-def error_heatmap(grid: pd.DataFrame, n_seeds: int, title: str | None = None) -> Figure:
+def annotate_cells(
+    ax: Axes, values: np.ndarray, texts: np.ndarray, norm: Normalize, cmap: str, fontsize: float
+) -> None:
+    """One text per cell at its centre, coloured for contrast with the cell's fill."""
+    colormap = plt.get_cmap(cmap)
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            value = values[i, j]
+            fill = colormap(norm(value)) if math.isfinite(value) else MISSING_COLOUR
+            ax.text(
+                j + 0.5,
+                i + 0.5,
+                texts[i, j],
+                ha="center",
+                va="center",
+                fontsize=fontsize,
+                color=text_colour_on(fill),
+                gid="cell-annotation",
+            )
+
+
+def _cell_index(labels: pd.Index, value: float, name: str) -> int:
+    matches = np.flatnonzero(np.isclose(labels.to_numpy(dtype=float), value, rtol=1e-9))
+    if len(matches) == 0:
+        raise LosstopoError(
+            f"highlighted {name}={value:g} is not in the grid "
+            f"(it has {', '.join(_label(v) for v in labels)})"
+        )
+    return int(matches[0])
+
+
+def error_heatmap(
+    grid: pd.DataFrame,
+    n_seeds: int,
+    title: str | None = None,
+    highlight: list[tuple[float, float]] | None = None,
+) -> Figure:
     """Annotated heat map of ``grid`` (rows = lr, columns = β) on a log colour scale.
 
-    NaN cells (a diverged run) are drawn grey and annotated "div".
+    NaN cells (a diverged run) are drawn grey and annotated "div". ``highlight`` lists the
+    (β, lr) cells to outline (the analysed runs).
     """
     values = grid.to_numpy(dtype=float)
     finite = values[np.isfinite(values) & (values > 0)]
@@ -27,29 +78,48 @@ def error_heatmap(grid: pd.DataFrame, n_seeds: int, title: str | None = None) ->
     vmax = float(finite.max()) if finite.size else 1.0
     if vmin == vmax:
         vmin, vmax = vmin / 10.0, vmax * 10.0
+    norm = LogNorm(vmin=vmin, vmax=vmax)
     annotations = np.vectorize(lambda v: "div" if not math.isfinite(v) else f"{v:.2g}")(values)
     width = max(6.0, 0.75 * values.shape[1] + 2.5)
     height = max(3.0, 0.6 * values.shape[0] + 1.8)
     fig, ax = plt.subplots(figsize=(width, height))
-    ax.set_facecolor("0.8")
+    ax.set_facecolor(MISSING_COLOUR)
     sns.heatmap(
         grid,
         ax=ax,
-        norm=LogNorm(vmin=vmin, vmax=vmax),
+        norm=norm,
         cmap="viridis",
-        annot=annotations,
-        fmt="",
-        annot_kws={"fontsize": 8},
+        annot=False,
         cbar_kws={"label": "relative L2 error (mean over seeds)"},
         linewidths=0.5,
         linecolor="white",
         xticklabels=[_label(b) for b in grid.columns],
         yticklabels=[_label(lr) for lr in grid.index],
     )
+    annotate_cells(ax, values, annotations, norm, "viridis", 8)
+    for beta, lr in highlight or []:
+        column = _cell_index(grid.columns, beta, "β")
+        row = _cell_index(grid.index, lr, "lr")
+        ax.add_patch(
+            Rectangle(
+                (column, row),
+                1,
+                1,
+                fill=False,
+                edgecolor=HIGHLIGHT_COLOUR,
+                linewidth=2.5,
+                clip_on=False,
+                zorder=5,
+                gid="highlight",
+            )
+        )
     ax.set_xlabel("β (convection coefficient)")
     ax.set_ylabel("learning rate")
     seeds = f"{n_seeds} seed" + ("s" if n_seeds != 1 else "")
-    ax.set_title(title or f"PINN convection: mean relative error ({seeds} per cell)")
+    outlined = "\nred outline: analysed cells" if highlight else ""
+    ax.set_title(
+        title or f"PINN convection: mean relative error ({seeds} per cell){outlined}", fontsize=10
+    )
     plt.setp(ax.get_yticklabels(), rotation=0)
     fig.tight_layout()
     return fig
@@ -58,31 +128,41 @@ def error_heatmap(grid: pd.DataFrame, n_seeds: int, title: str | None = None) ->
 def accuracy_heatmap(
     grid: pd.DataFrame, n_seeds: int, synthetic: bool, title: str | None = None
 ) -> Figure:
-    """Fig. 4 (left): mean test pixel accuracy over learning rate × epoch (linear scale,
-    annotated in percent)."""
-    values = grid.to_numpy(dtype=float)
-    annotations = np.vectorize(lambda v: "" if not math.isfinite(v) else f"{100 * v:.0f}")(values)
+    """Fig. 4 (left): mean test pixel accuracy over learning rate × epoch, in percent in
+    both the cells and the colour bar (linear scale)."""
+    percent = grid * 100.0
+    values = percent.to_numpy(dtype=float)
+    finite = values[np.isfinite(values)]
+    vmin = float(finite.min()) if finite.size else 0.0
+    vmax = float(finite.max()) if finite.size else 100.0
+    if vmin == vmax:
+        vmin, vmax = vmin - 1.0, vmax + 1.0
+    norm = Normalize(vmin=vmin, vmax=vmax)
+    annotations = np.vectorize(lambda v: "" if not math.isfinite(v) else f"{v:.0f}")(values)
     width = max(6.0, 0.42 * values.shape[1] + 2.8)
     height = max(3.0, 0.5 * values.shape[0] + 1.8)
     fig, ax = plt.subplots(figsize=(width, height))
+    ax.set_facecolor(MISSING_COLOUR)
     sns.heatmap(
-        grid,
+        percent,
         ax=ax,
+        norm=norm,
         cmap="viridis",
-        annot=annotations,
-        fmt="",
-        annot_kws={"fontsize": 7},
-        cbar_kws={"label": "test pixel accuracy (mean over seeds)"},
+        annot=False,
+        cbar_kws={"label": "test pixel accuracy (%)"},
         linewidths=0.5,
         linecolor="white",
         xticklabels=[str(int(e)) for e in grid.columns],
         yticklabels=[_label(lr) for lr in grid.index],
     )
+    annotate_cells(ax, values, annotations, norm, "viridis", 7)
     ax.set_xlabel("epoch (0 = before training)")
     ax.set_ylabel("learning rate")
     seeds = f"{n_seeds} seed" + ("s" if n_seeds != 1 else "")
     data = "SYNTHETIC pets-like data" if synthetic else "Oxford-IIIT Pet"
-    ax.set_title(title or f"UNet-CRF on {data}: mean test pixel accuracy in % ({seeds})")
+    ax.set_title(
+        title or f"UNet-CRF on {data}:\nmean test pixel accuracy in % ({seeds})", fontsize=10
+    )
     plt.setp(ax.get_yticklabels(), rotation=0)
     fig.tight_layout()
     return fig
