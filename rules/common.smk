@@ -59,10 +59,14 @@ def pinn_run_files(name):
 
 def pinn_analysis_files(name):
     """Paths of ``name`` in every run selected for Hessian and landscape analysis."""
+    return [f"{run}/{name}" for run in analysis_run_dirs()]
+
+
+def analysis_run_dirs():
+    """Run directories of the analysed PINN runs, rows = cells, columns = seeds."""
     analysis = config["pinn"]["analysis"]
     return [
-        f"results/pinn/beta{fmt_number(cell['beta'])}_lr{fmt_number(cell['lr'])}"
-        f"_seed{seed}/{name}"
+        f"results/pinn/beta{fmt_number(cell['beta'])}_lr{fmt_number(cell['lr'])}_seed{seed}"
         for cell in analysis["cells"]
         for seed in analysis["seeds"]
     ]
@@ -73,38 +77,93 @@ def landscape_resolution(dims):
     return LANDSCAPE_GRIDS[int(dims)]
 
 
-def pinn_landscape_files():
-    """Every configured landscape of every analysed PINN run."""
-    return [
-        path
-        for dims in LANDSCAPE_GRIDS
-        for path in pinn_analysis_files(f"landscape_{dims}d.nc")
-    ]
+DISTANCE = fmt_number(config["landscape"]["distance"])
+EXTENT_DIMS = config["landscape"]["extent_dims"]
+EXTENT_DISTANCES = [fmt_number(d) for d in config["landscape"]["extent_distances"]]
+CONNECTIVITY = config["topology"]["connectivity"]
+CONNECTIVITIES = [
+    CONNECTIVITY,
+    *(c for c in config["topology"]["compare_connectivities"] if c != CONNECTIVITY),
+]
+if EXTENT_DIMS not in LANDSCAPE_GRIDS:
+    raise ValueError(
+        f"config landscape.extent_dims: the {EXTENT_DIMS}-D extent study needs a "
+        f"{EXTENT_DIMS}-D entry in landscape.grids"
+    )
+
+
+def landscape_file(run, dims, distance=DISTANCE):
+    """A PINN run's ``dims``-D landscape at relative ``distance``."""
+    return f"{run}/landscape_{dims}d_d{distance}.nc"
+
+
+def topology_file(run, dims, distance=DISTANCE, connectivity=CONNECTIVITY):
+    """The merge tree of :func:`landscape_file` with one connectivity."""
+    return f"{run}/topology_{dims}d_d{distance}_{connectivity}.nc"
 
 
 def pinn_topology_files():
-    """The merge tree of every configured landscape of every analysed PINN run."""
-    return [path.replace("landscape_", "topology_") for path in pinn_landscape_files()]
-
-
-def analysis_run_dirs():
-    """Run directories of the analysed PINN runs, rows = cells, columns = seeds."""
-    return [os.path.dirname(path) for path in pinn_analysis_files("metrics.json")]
-
-
-def profile_panel_files(dims_list):
-    """Topology, landscape and metrics files behind a profile grid."""
+    """Merge trees of every configured landscape of every analysed run, every connectivity."""
     return [
-        f"{run}/{name}"
+        topology_file(run, dims, DISTANCE, connectivity)
+        for dims in LANDSCAPE_GRIDS
+        for connectivity in CONNECTIVITIES
         for run in analysis_run_dirs()
-        for dims in dims_list
-        for name in (f"topology_{dims}d.nc", f"landscape_{dims}d.nc", "metrics.json")
     ]
 
 
-def profile_panels(dims_list):
-    """``RUN_DIR:DIMS`` arguments of ``losstopo figure profiles`` in row-major order."""
-    return " ".join(f"{run}:{dims}" for run in analysis_run_dirs() for dims in dims_list)
+def extent_topology_files():
+    """The extent study: merge trees at every distance of every analysed run."""
+    return [
+        topology_file(run, EXTENT_DIMS, distance, connectivity)
+        for distance in EXTENT_DISTANCES
+        for connectivity in CONNECTIVITIES
+        for run in analysis_run_dirs()
+    ]
+
+
+def cell_label(cell):
+    """Row label of an analysed cell: its regime (when named), beta and lr."""
+    text = f"β={cell['beta']:g}, lr={cell['lr']:g}"
+    return f"{cell['label']}: {text}" if cell.get("label") else text
+
+
+def regime_arguments():
+    """``BETA:LR:LABEL`` of every analysed cell that names its regime."""
+    return [
+        f"{cell['beta']:g}:{cell['lr']:g}:{cell['label']}"
+        for cell in config["pinn"]["analysis"]["cells"]
+        if cell.get("label")
+    ]
+
+
+def profile_topology_files(dims_list, by_dimension_rows=False):
+    """Topology files of a profile grid: rows = cells and columns = seeds, or (with
+    ``by_dimension_rows``) rows = dimensions and columns = every analysed run."""
+    if by_dimension_rows:
+        return [topology_file(run, dims) for dims in dims_list for run in analysis_run_dirs()]
+    return [topology_file(run, dims) for run in analysis_run_dirs() for dims in dims_list]
+
+
+def profile_landscape_files(topology_files):
+    """The landscapes behind topology files (inputs of the profile figures)."""
+    return [
+        os.path.join(
+            os.path.dirname(path),
+            os.path.basename(path).replace("topology", "landscape", 1).rsplit("_", 1)[0] + ".nc",
+        )
+        for path in topology_files
+    ]
+
+
+def extent_profile_files():
+    """Extent figure panels: rows = analysed cells (first seed), columns = distances."""
+    seed = config["pinn"]["analysis"]["seeds"][0]
+    runs = [
+        f"results/pinn/beta{fmt_number(cell['beta'])}_lr{fmt_number(cell['lr'])}_seed{seed}"
+        for cell in config["pinn"]["analysis"]["cells"]
+    ]
+    return [topology_file(run, EXTENT_DIMS, d) for run in runs for d in EXTENT_DISTANCES]
 
 
 def job_device(resources):

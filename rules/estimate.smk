@@ -14,4 +14,4 @@ rule estimate:
         "../envs/topology.yaml"
     shell:
         "python -m losstopo estimate --config-json {params.config:q}"
-        " --out {output} > {log} 2>&1"
+        " --out {output:q} > {log:q} 2>&1"

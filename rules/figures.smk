@@ -11,15 +11,20 @@ rule fig3_error_heatmap:
             caption="../report/fig3_error_heatmap.rst",
             category="PINN convection",
             subcategory="Fig. 3",
+            labels={"figure": "Fig. 3 (left)", "content": "error over beta x lr"},
         ),
         pdf="results/figures/fig3_error_heatmap.pdf",
     log:
         "results/logs/fig3_error_heatmap.log",
+    params:
+        highlight=[
+            f"{cell['beta']:g}:{cell['lr']:g}" for cell in config["pinn"]["analysis"]["cells"]
+        ],
     conda:
         "../envs/figures.yaml"
     shell:
-        "python -m losstopo figure pinn-heatmap {input.table} --out {output.png} {output.pdf}"
-        " > {log} 2>&1"
+        "python -m losstopo figure pinn-heatmap {input.table:q} --highlight {params.highlight:q}"
+        " --out {output.png:q} {output.pdf:q} > {log:q} 2>&1"
 
 
 PROFILE_SOURCES = package_sources(
@@ -27,14 +32,33 @@ PROFILE_SOURCES = package_sources(
     "plots/profile.py",
     "plots/common.py",
     "topology/profile.py",
+    "topology/descriptors.py",
     "topology/simplify.py",
     "topology/topology_file.py",
 )
+PROFILE_OPTIONS = dict(
+    linear="" if config["figures"]["log_loss"] else "--linear",
+    threshold=config["figures"]["profile_threshold"],
+    order=config["figures"]["child_order"],
+)
+PROFILE_SHELL = (
+    "python -m losstopo figure profiles {input.topology:q} --columns {params.columns}"
+    " --row-labels {params.rows:q} --column-labels {params.columns_text:q}"
+    " {params.linear} --threshold {params.threshold} --order {params.order:q}"
+    " --out {output.png:q} {output.pdf:q} > {log:q} 2>&1"
+)
+CELL_LABELS = [cell_label(cell) for cell in config["pinn"]["analysis"]["cells"]]
+SEED_LABELS = [f"seed {seed}" for seed in config["pinn"]["analysis"]["seeds"]]
+
+
+FIG3_TOPOLOGY = profile_topology_files([config["figures"]["profile_dims"]])
+FIGA5_TOPOLOGY = profile_topology_files(config["figures"]["compare_dims"], by_dimension_rows=True)
 
 
 rule fig3_profiles:
     input:
-        panels=profile_panel_files([config["figures"]["profile_dims"]]),
+        topology=FIG3_TOPOLOGY,
+        landscapes=profile_landscape_files(FIG3_TOPOLOGY),
         code=PROFILE_SOURCES,
     output:
         png=report(
@@ -42,27 +66,26 @@ rule fig3_profiles:
             caption="../report/fig3_profiles.rst",
             category="PINN convection",
             subcategory="Fig. 3",
+            labels={"figure": "Fig. 3 (right)", "content": "profiles by regime and seed"},
         ),
         pdf="results/figures/fig3_profiles.pdf",
     log:
         "results/logs/fig3_profiles.log",
     params:
-        panels=profile_panels([config["figures"]["profile_dims"]]),
+        **PROFILE_OPTIONS,
         columns=len(config["pinn"]["analysis"]["seeds"]),
-        linear="" if config["figures"]["log_loss"] else "--linear",
-        threshold=config["figures"]["profile_threshold"],
-        order=config["figures"]["child_order"],
+        rows=CELL_LABELS,
+        columns_text=SEED_LABELS,
     conda:
         "../envs/figures.yaml"
     shell:
-        "python -m losstopo figure profiles {params.panels} --columns {params.columns}"
-        " {params.linear} --threshold {params.threshold} --order {params.order}"
-        " --out {output.png} {output.pdf} > {log} 2>&1"
+        PROFILE_SHELL
 
 
 rule figA5_profiles_by_dimension:
     input:
-        panels=profile_panel_files(config["figures"]["compare_dims"]),
+        topology=FIGA5_TOPOLOGY,
+        landscapes=profile_landscape_files(FIGA5_TOPOLOGY),
         code=PROFILE_SOURCES,
     output:
         png=report(
@@ -70,22 +93,73 @@ rule figA5_profiles_by_dimension:
             caption="../report/figA5_profiles_by_dimension.rst",
             category="PINN convection",
             subcategory="Fig. A.5",
+            labels={"figure": "Fig. A.5", "content": "profiles by landscape dimension"},
         ),
         pdf="results/figures/figA5_profiles_by_dimension.pdf",
     log:
         "results/logs/figA5_profiles_by_dimension.log",
     params:
-        panels=profile_panels(config["figures"]["compare_dims"]),
-        columns=len(config["figures"]["compare_dims"]),
-        linear="" if config["figures"]["log_loss"] else "--linear",
-        threshold=config["figures"]["profile_threshold"],
-        order=config["figures"]["child_order"],
+        **PROFILE_OPTIONS,
+        columns=len(analysis_run_dirs()),
+        rows=[f"{dims}-D" for dims in config["figures"]["compare_dims"]],
+        columns_text=[
+            f"{label.split(':')[0]}, seed {seed}"
+            for label in CELL_LABELS
+            for seed in config["pinn"]["analysis"]["seeds"]
+        ],
     conda:
         "../envs/figures.yaml"
     shell:
-        "python -m losstopo figure profiles {params.panels} --columns {params.columns}"
-        " {params.linear} --threshold {params.threshold} --order {params.order}"
-        " --out {output.png} {output.pdf} > {log} 2>&1"
+        PROFILE_SHELL
+
+
+rule fig_extent_profiles:
+    input:
+        topology=extent_profile_files(),
+        landscapes=profile_landscape_files(extent_profile_files()),
+        code=PROFILE_SOURCES,
+    output:
+        png=report(
+            "results/figures/extent_profiles.png",
+            caption="../report/extent_profiles.rst",
+            category="PINN convection",
+            subcategory="Landscape extent",
+            labels={"figure": "extent study", "content": "profiles by distance"},
+        ),
+        pdf="results/figures/extent_profiles.pdf",
+    log:
+        "results/logs/extent_profiles.log",
+    params:
+        **PROFILE_OPTIONS,
+        columns=len(EXTENT_DISTANCES),
+        rows=CELL_LABELS,
+        columns_text=[f"distance {d}" for d in EXTENT_DISTANCES],
+    conda:
+        "../envs/figures.yaml"
+    shell:
+        PROFILE_SHELL
+
+
+rule fig_extent_study:
+    input:
+        table="results/tables/extent_study.csv",
+        code=package_sources("plots/figures.py", "plots/common.py"),
+    output:
+        png=report(
+            "results/figures/extent_study.png",
+            caption="../report/extent_study.rst",
+            category="PINN convection",
+            subcategory="Landscape extent",
+            labels={"figure": "extent study", "content": "shape descriptors by distance"},
+        ),
+        pdf="results/figures/extent_study.pdf",
+    log:
+        "results/logs/extent_study_figure.log",
+    conda:
+        "../envs/figures.yaml"
+    shell:
+        "python -m losstopo figure extent-study {input.table:q}"
+        " --out {output.png:q} {output.pdf:q} > {log:q} 2>&1"
 
 
 rule fig_topology_vs_error:
@@ -98,12 +172,16 @@ rule fig_topology_vs_error:
             caption="../report/topology_vs_error.rst",
             category="PINN convection",
             subcategory="Topology vs performance",
+            labels={"figure": "topology vs error", "content": "shape descriptors vs error"},
         ),
         pdf="results/figures/topology_vs_error.pdf",
     log:
         "results/logs/topology_vs_error.log",
+    params:
+        connectivity=CONNECTIVITY,
     conda:
         "../envs/figures.yaml"
     shell:
-        "python -m losstopo figure topology-vs-error {input.table}"
-        " --out {output.png} {output.pdf} > {log} 2>&1"
+        "python -m losstopo figure topology-vs-error {input.table:q}"
+        " --connectivity {params.connectivity:q} --out {output.png:q} {output.pdf:q}"
+        " > {log:q} 2>&1"

@@ -23,7 +23,7 @@ rule hessian:
     conda:
         "../envs/hessian.yaml"
     shell:
-        "python -m losstopo hessian {input} --top-k {params.top_k} --method {params.method}"
-        " --which {params.which} --tol {params.tol} --max-hvp {params.max_hvp}"
-        " --seed {params.seed} --dtype {params.dtype} --threads {threads}"
-        " --device {params.device} --out {output} > {log} 2>&1"
+        "python -m losstopo hessian {input:q} --top-k {params.top_k:q} --method {params.method:q}"
+        " --which {params.which:q} --tol {params.tol:q} --max-hvp {params.max_hvp:q}"
+        " --seed {params.seed:q} --dtype {params.dtype:q} --threads {threads}"
+        " --device {params.device:q} --out {output:q} > {log:q} 2>&1"

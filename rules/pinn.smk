@@ -24,12 +24,12 @@ rule train_pinn:
         "../envs/pinn.yaml"
     shell:
         "python -m losstopo train-pinn --beta {wildcards.beta} --lr {wildcards.lr}"
-        " --seed {wildcards.seed} --optimizer {params.optimizer}"
-        " --iterations {params.iterations} --n-f {params.n_f}"
-        " --collocation-seed {params.collocation_seed} --hidden {params.hidden}"
-        " --activation {params.activation} --dtype {params.dtype}"
-        " --threads {threads} --device {params.device} --out {params.outdir}"
-        " > {log} 2>&1"
+        " --seed {wildcards.seed} --optimizer {params.optimizer:q}"
+        " --iterations {params.iterations:q} --n-f {params.n_f:q}"
+        " --collocation-seed {params.collocation_seed:q} --hidden {params.hidden:q}"
+        " --activation {params.activation:q} --dtype {params.dtype:q}"
+        " --threads {threads} --device {params.device:q} --out {params.outdir:q}"
+        " > {log:q} 2>&1"
 
 
 rule pinn_errors:
@@ -43,4 +43,4 @@ rule pinn_errors:
     conda:
         "../envs/figures.yaml"
     shell:
-        "python -m losstopo pinn-table {input.metrics} --out {output} > {log} 2>&1"
+        "python -m losstopo pinn-table {input.metrics:q} --out {output:q} > {log:q} 2>&1"

@@ -22,8 +22,8 @@ if UNET_SYNTHETIC:
         conda:
             "../envs/unet.yaml"
         shell:
-            "python -m losstopo make-pets --out {params.out} --n-trainval {params.n_trainval}"
-            " --n-test {params.n_test} --size {params.size} --seed {params.seed} > {log} 2>&1"
+            "python -m losstopo make-pets --out {params.out:q} --n-trainval {params.n_trainval}"
+            " --n-test {params.n_test} --size {params.size} --seed {params.seed} > {log:q} 2>&1"
 
 
 rule train_unet:
@@ -62,22 +62,25 @@ rule train_unet:
     conda:
         "../envs/unet.yaml"
     shell:
-        "python -m losstopo train-unet --data {params.data} --lr {wildcards.lr}"
+        "python -m losstopo train-unet --data {params.data:q} --lr {wildcards.lr}"
         " --seed {wildcards.seed} --epochs {params.epochs} --batch-size {params.batch_size}"
         " --image-size {params.image_size} --width {params.width} --depth {params.depth}"
         " --crf-iterations {params.crf_iterations} --crf-taps {params.crf_taps}"
         " {params.crf_bilateral} --weight-decay {params.weight_decay}"
         " --step-size {params.step_size} --gamma {params.gamma}"
         " --limit-trainval {params.limit_trainval} --limit-test {params.limit_test}"
-        " --dtype {params.dtype} --threads {threads} --device {params.device}"
-        " --out {params.outdir} > {log} 2>&1"
+        " --dtype {params.dtype:q} --threads {threads} --device {params.device:q}"
+        " --out {params.outdir:q} > {log:q} 2>&1"
 
 
-UNET_OBJECTIVE = (
-    f"--bn-mode {UNET['landscape']['bn_mode']}"
-    f" --objective-batch {UNET['landscape']['batch_size']}"
-    f" --objective-batch-seed {UNET['landscape']['batch_seed']}"
-)
+UNET_OBJECTIVE = [
+    "--bn-mode",
+    UNET["landscape"]["bn_mode"],
+    "--objective-batch",
+    str(UNET["landscape"]["batch_size"]),
+    "--objective-batch-seed",
+    str(UNET["landscape"]["batch_seed"]),
+]
 
 
 rule unet_hessian:
@@ -103,10 +106,10 @@ rule unet_hessian:
     conda:
         "../envs/unet.yaml"
     shell:
-        "python -m losstopo hessian {input.checkpoint} --top-k 2 --method {params.method}"
-        " --which {params.which} --tol {params.tol} --max-hvp {params.max_hvp}"
-        " --seed {params.seed} --dtype {params.dtype} {params.objective}"
-        " --threads {threads} --device {params.device} --out {output} > {log} 2>&1"
+        "python -m losstopo hessian {input.checkpoint:q} --top-k 2 --method {params.method:q}"
+        " --which {params.which:q} --tol {params.tol} --max-hvp {params.max_hvp}"
+        " --seed {params.seed} --dtype {params.dtype:q} {params.objective:q}"
+        " --threads {threads} --device {params.device:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule unet_landscape:
@@ -132,41 +135,37 @@ rule unet_landscape:
     conda:
         "../envs/unet.yaml"
     shell:
-        "python -m losstopo landscape {input.checkpoint} --directions {input.directions}"
+        "python -m losstopo landscape {input.checkpoint:q} --directions {input.directions:q}"
         " --dims 2 --resolution {params.resolution} --distance {params.distance}"
-        " --normalization {params.normalization} --dtype {params.dtype}"
-        " --memory-budget {params.memory_budget} {params.objective}"
-        " --threads {threads} --device {params.device} --out {output} > {log} 2>&1"
+        " --normalization {params.normalization:q} --dtype {params.dtype:q}"
+        " --memory-budget {params.memory_budget} {params.objective:q}"
+        " --threads {threads} --device {params.device:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule unet_topology:
     input:
         landscape="results/unet/lr{lr}_seed{seed}/epoch_{epoch}/landscape_2d.nc",
-        code=package_sources(
-            "topology/mergetree.py",
-            "topology/neighbors.py",
-            "topology/simplify.py",
-            "topology/summary.py",
-            "topology/topology_file.py",
-        ),
+        code=TOPOLOGY_SOURCES,
     output:
         "results/unet/lr{lr}_seed{seed}/epoch_{epoch}/topology_2d.nc",
     log:
         "results/logs/unet_topology/lr{lr}_seed{seed}_epoch{epoch}.log",
     params:
-        connectivity=config["topology"]["connectivity"],
+        connectivity=CONNECTIVITY,
         k=("--k {}".format(config["topology"]["k"]) if config["topology"]["k"] else ""),
         symmetrize=config["topology"]["symmetrize"],
         threshold=config["topology"]["persistence_threshold"],
         relative="--relative" if config["topology"]["relative"] else "",
         summary_threshold=config["topology"]["summary_threshold"],
+        log_threshold=config["topology"]["log_threshold"],
     conda:
         "../envs/topology.yaml"
     shell:
-        "python -m losstopo topology {input.landscape} --connectivity {params.connectivity}"
-        " {params.k} --symmetrize {params.symmetrize}"
+        "python -m losstopo topology {input.landscape:q} --connectivity {params.connectivity:q}"
+        " {params.k} --symmetrize {params.symmetrize:q}"
         " --persistence-threshold {params.threshold} {params.relative}"
-        " --summary-threshold {params.summary_threshold} --out {output} > {log} 2>&1"
+        " --summary-threshold {params.summary_threshold}"
+        " --log-threshold {params.log_threshold} --out {output:q} > {log:q} 2>&1"
 
 
 rule unet_accuracy:
@@ -181,7 +180,7 @@ rule unet_accuracy:
     conda:
         "../envs/figures.yaml"
     shell:
-        "python -m losstopo unet-table {input.metrics} --out {output} > {log} 2>&1"
+        "python -m losstopo unet-table {input.metrics:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule unet_topology_summary:
@@ -195,7 +194,8 @@ rule unet_topology_summary:
     conda:
         "../envs/topology.yaml"
     shell:
-        "python -m losstopo unet-topology-table {input.topology} --out {output} > {log} 2>&1"
+        "python -m losstopo unet-topology-table {input.topology:q} --out {output:q}"
+        " > {log:q} 2>&1"
 
 
 rule fig_unet_topology_vs_accuracy:
@@ -208,6 +208,7 @@ rule fig_unet_topology_vs_accuracy:
             caption="../report/unet_topology_vs_accuracy.rst",
             category="UNet-CRF segmentation",
             subcategory="Topology vs performance",
+            labels={"figure": "topology vs accuracy", "content": "UNet-CRF checkpoints"},
         ),
         pdf="results/figures/unet_topology_vs_accuracy.pdf",
     log:
@@ -215,8 +216,8 @@ rule fig_unet_topology_vs_accuracy:
     conda:
         "../envs/figures.yaml"
     shell:
-        "python -m losstopo figure topology-vs-accuracy {input.table}"
-        " --out {output.png} {output.pdf} > {log} 2>&1"
+        "python -m losstopo figure topology-vs-accuracy {input.table:q}"
+        " --out {output.png:q} {output.pdf:q} > {log:q} 2>&1"
 
 
 rule fig4_accuracy_heatmap:
@@ -229,6 +230,7 @@ rule fig4_accuracy_heatmap:
             caption="../report/fig4_accuracy_heatmap.rst",
             category="UNet-CRF segmentation",
             subcategory="Fig. 4",
+            labels={"figure": "Fig. 4 (left)", "content": "accuracy over lr x epoch"},
         ),
         pdf="results/figures/fig4_accuracy_heatmap.pdf",
     log:
@@ -236,22 +238,27 @@ rule fig4_accuracy_heatmap:
     conda:
         "../envs/figures.yaml"
     shell:
-        "python -m losstopo figure unet-heatmap {input.table}"
-        " --out {output.png} {output.pdf} > {log} 2>&1"
+        "python -m losstopo figure unet-heatmap {input.table:q}"
+        " --out {output.png:q} {output.pdf:q} > {log:q} 2>&1"
 
 
-FIG4_FILES, FIG4_PANELS = unet_panels(
-    [
-        f"{unet_run_dir(UNET['figures']['profile_lr'], seed)}/epoch_{epoch_label(epoch)}"
-        for seed in UNET["figures"]["profile_seeds"]
-        for epoch in UNET["figures"]["profile_epochs"]
-    ]
-)
+UNET_PROFILE_SHELL = PROFILE_SHELL.replace(" --out ", " --title {params.title:q} --out ")
+FIG4_DIRS = [
+    f"{unet_run_dir(UNET['figures']['profile_lr'], seed)}/epoch_{epoch_label(epoch)}"
+    for seed in UNET["figures"]["profile_seeds"]
+    for epoch in UNET["figures"]["profile_epochs"]
+]
+FIGB6_DIRS = [
+    f"{unet_run_dir(lr, UNET['figures']['compare_seed'])}/epoch_{epoch_label(epoch)}"
+    for lr in UNET["learning_rates"]
+    for epoch in UNET["figures"]["compare_epochs"]
+]
 
 
 rule fig4_profiles:
     input:
-        panels=FIG4_FILES,
+        topology=[f"{d}/topology_2d.nc" for d in FIG4_DIRS],
+        landscapes=[f"{d}/landscape_2d.nc" for d in FIG4_DIRS],
         code=PROFILE_SOURCES,
     output:
         png=report(
@@ -259,16 +266,16 @@ rule fig4_profiles:
             caption="../report/fig4_profiles.rst",
             category="UNet-CRF segmentation",
             subcategory="Fig. 4",
+            labels={"figure": "Fig. 4 (right)", "content": "profiles over training"},
         ),
         pdf="results/figures/fig4_profiles.pdf",
     log:
         "results/logs/fig4_profiles.log",
     params:
-        panels=FIG4_PANELS,
+        **PROFILE_OPTIONS,
         columns=len(UNET["figures"]["profile_epochs"]),
-        linear="" if config["figures"]["log_loss"] else "--linear",
-        threshold=config["figures"]["profile_threshold"],
-        order=config["figures"]["child_order"],
+        rows=[f"seed {seed}" for seed in UNET["figures"]["profile_seeds"]],
+        columns_text=[f"epoch {epoch}" for epoch in UNET["figures"]["profile_epochs"]],
         title=(
             f"UNet-CRF profiles over training, lr={UNET['figures']['profile_lr']:g}"
             f"{UNET_DATA_LABEL}"
@@ -276,23 +283,13 @@ rule fig4_profiles:
     conda:
         "../envs/figures.yaml"
     shell:
-        "python -m losstopo figure profiles {params.panels} --columns {params.columns}"
-        " {params.linear} --threshold {params.threshold} --order {params.order}"
-        " --title {params.title:q} --out {output.png} {output.pdf} > {log} 2>&1"
-
-
-FIGB6_FILES, FIGB6_PANELS = unet_panels(
-    [
-        f"{unet_run_dir(lr, UNET['figures']['compare_seed'])}/epoch_{epoch_label(epoch)}"
-        for lr in UNET["learning_rates"]
-        for epoch in UNET["figures"]["compare_epochs"]
-    ]
-)
+        UNET_PROFILE_SHELL
 
 
 rule figB6_profiles_by_lr:
     input:
-        panels=FIGB6_FILES,
+        topology=[f"{d}/topology_2d.nc" for d in FIGB6_DIRS],
+        landscapes=[f"{d}/landscape_2d.nc" for d in FIGB6_DIRS],
         code=PROFILE_SOURCES,
     output:
         png=report(
@@ -300,16 +297,16 @@ rule figB6_profiles_by_lr:
             caption="../report/figB6_profiles_by_lr.rst",
             category="UNet-CRF segmentation",
             subcategory="Fig. B.6",
+            labels={"figure": "Fig. B.6", "content": "profiles across learning rates"},
         ),
         pdf="results/figures/figB6_profiles_by_lr.pdf",
     log:
         "results/logs/figB6_profiles_by_lr.log",
     params:
-        panels=FIGB6_PANELS,
+        **PROFILE_OPTIONS,
         columns=len(UNET["figures"]["compare_epochs"]),
-        linear="" if config["figures"]["log_loss"] else "--linear",
-        threshold=config["figures"]["profile_threshold"],
-        order=config["figures"]["child_order"],
+        rows=[f"lr={lr:g}" for lr in UNET["learning_rates"]],
+        columns_text=[f"epoch {epoch}" for epoch in UNET["figures"]["compare_epochs"]],
         title=(
             f"UNet-CRF profiles across learning rates, seed {UNET['figures']['compare_seed']}"
             f"{UNET_DATA_LABEL}"
@@ -317,6 +314,4 @@ rule figB6_profiles_by_lr:
     conda:
         "../envs/figures.yaml"
     shell:
-        "python -m losstopo figure profiles {params.panels} --columns {params.columns}"
-        " {params.linear} --threshold {params.threshold} --order {params.order}"
-        " --title {params.title:q} --out {output.png} {output.pdf} > {log} 2>&1"
+        UNET_PROFILE_SHELL

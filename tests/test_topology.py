@@ -278,3 +278,34 @@ def test_topology_table_joins_run_metrics(landscape_file):
     row = table.iloc[0]
     assert row.seed == 3 and row.relative_l2_error == 0.02 and row.dims == 2
     assert row.n_minima_raw == xr.open_dataset(out).attrs["n_minima_raw"]
+
+
+def test_topology_table_reads_run_metrics_from_the_landscape(tmp_path):
+    """Without --metrics, β, lr, seed and error come from the checkpoint provenance that the
+    landscape carries into topology.nc; regimes label the cells; descriptors are columns."""
+    axes = grid_axes(2, 9, 0.1)
+    x, y = np.meshgrid(axes[0], axes[1], indexing="ij")
+    loss = 1e-3 + x**2 + 4 * y**2
+    attrs = {
+        "distance": 0.1,
+        "problem_hparams": {"beta": 6.0, "lr": 0.01},
+        "checkpoint_seed": 1,
+        "checkpoint_metrics": {"relative_l2_error": 0.3},
+    }
+    ds = landscape_dataset(LandscapeResult(loss, axes, 1, 1.0), np.ones(2), np.eye(2), attrs)
+    path = tmp_path / "extent" / "landscape.nc"
+    path.parent.mkdir()
+    write_landscape(ds, path)
+    out = path.parent / "topology.nc"
+    assert main(["topology", str(path), "--connectivity", "knn", "--out", str(out)]) == 0
+    csv = tmp_path / "table.csv"
+    args = ["topology-table", str(out), "--regime", "6:0.01:transition", "--out", str(csv)]
+    assert main(args) == 0
+    row = pd.read_csv(csv).iloc[0]
+    assert (row.beta, row.lr, row.seed, row.relative_l2_error) == (6.0, 0.01, 1, 0.3)
+    assert row.regime == "transition" and row.connectivity == "knn" and row.distance == 0.1
+    # a single bowl: the trained basin is the whole grid, as deep as the loss range
+    assert row.basin_fraction == 1.0 and row.n_minima_above_log == 1
+    assert row.basin_depth_decades == pytest.approx(np.log10(loss.max() / loss[4, 4]))
+    assert row.center_loss == pytest.approx(loss[4, 4])
+    assert main(["topology-table", str(out), "--regime", "6:x", "--out", str(csv)]) == 2

@@ -140,29 +140,48 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
             assert hessian.eigenvectors.shape[1] == 7851
             assert hessian.attrs["method"] == smoke["hessian"]["method"]
             assert (tmp_path / f"results/benchmarks/hessian/{name}.tsv").exists()
+            distance = f"{smoke['landscape']['distance']:g}"
             for grid in smoke["landscape"]["grids"]:
                 dims, resolution = grid["dims"], grid["resolution"]
-                path = tmp_path / "results/pinn" / name / f"landscape_{dims}d.nc"
+                stem = f"{dims}d_d{distance}"
+                path = tmp_path / "results/pinn" / name / f"landscape_{stem}.nc"
                 landscape = xr.open_dataset(path)
                 assert landscape.loss.shape == (resolution,) * dims
                 assert landscape.attrs["distance"] == smoke["landscape"]["distance"]
                 centre = landscape.loss.values[(resolution // 2,) * dims]
                 assert centre == pytest.approx(landscape.attrs["center_loss"], rel=1e-6)
-                assert (tmp_path / f"results/benchmarks/landscape/{name}_{dims}d.tsv").exists()
-                topology = xr.open_dataset(
-                    tmp_path / "results/pinn" / name / f"topology_{dims}d.nc"
-                )
-                assert topology.segmentation.shape == (resolution,) * dims
-                assert topology.attrs["connectivity"] == smoke["topology"]["connectivity"]
-                assert int(topology.arc_size.sum()) == resolution**dims
+                assert (tmp_path / f"results/benchmarks/landscape/{name}_{stem}.tsv").exists()
+                for connectivity in ("full", "knn"):
+                    topology = xr.open_dataset(
+                        tmp_path / "results/pinn" / name / f"topology_{stem}_{connectivity}.nc"
+                    )
+                    assert topology.segmentation.shape == (resolution,) * dims
+                    assert topology.attrs["connectivity"] == connectivity
+                    assert int(topology.arc_size.sum()) == resolution**dims
+                    assert topology.attrs["center_loss"] == pytest.approx(centre)
     summary = pd.read_csv(tmp_path / "results/tables/topology_summary.csv")
     n_analysed = len(smoke["pinn"]["analysis"]["cells"]) * len(smoke["pinn"]["analysis"]["seeds"])
-    assert len(summary) == n_analysed * len(smoke["landscape"]["grids"])
+    assert len(summary) == 2 * n_analysed * len(smoke["landscape"]["grids"])
     assert set(summary.dims) == {grid["dims"] for grid in smoke["landscape"]["grids"]}
+    assert set(summary.connectivity) == {"full", "knn"}
+    assert set(summary.regime) == {"success"}
+    assert ((summary.basin_fraction > 0) & (summary.basin_fraction <= 1)).all()
+    extent = pd.read_csv(tmp_path / "results/tables/extent_study.csv")
+    distances = smoke["landscape"]["extent_distances"]
+    assert sorted(extent.distance.unique()) == sorted(distances)
+    assert len(extent) == 2 * n_analysed * len(distances)
+    # the extent study reuses the configured landscape where the distances coincide
+    shared = extent[
+        (extent.distance == smoke["landscape"]["distance"]) & (extent.connectivity == "full")
+    ]
+    same = summary[(summary.dims == 3) & (summary.connectivity == "full")]
+    assert shared.n_minima_raw.tolist() == same.n_minima_raw.tolist()
     for figure in (
         "fig3_error_heatmap",
         "fig3_profiles",
         "figA5_profiles_by_dimension",
+        "extent_profiles",
+        "extent_study",
         "topology_vs_error",
         "fig4_accuracy_heatmap",
         "fig4_profiles",
@@ -311,8 +330,9 @@ def test_tiled_landscapes_match_and_rerun_only_a_missing_tile(tmp_path):
     result = _snakemake(["--cores", "2", "--configfile", str(config)], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     run = tmp_path / "results/pinn/beta1_lr1_seed0"
-    tiles = sorted((run / "tiles").glob("landscape_3d_tile*.nc"))
-    assert [t.name for t in tiles] == ["landscape_3d_tile0.nc", "landscape_3d_tile1.nc"]
+    stem = f"landscape_3d_d{smoke['landscape']['distance']:g}"
+    tiles = sorted((run / "tiles").glob(f"{stem}_tile*.nc"))
+    assert [t.name for t in tiles] == [f"{stem}_tile0.nc", f"{stem}_tile1.nc"]
     untiled = tmp_path / "untiled.nc"
     cli = subprocess.run(
         [
@@ -339,20 +359,20 @@ def test_tiled_landscapes_match_and_rerun_only_a_missing_tile(tmp_path):
         timeout=120,
     )
     assert cli.returncode == 0, cli.stderr
-    merged = xr.open_dataset(run / "landscape_3d.nc")
+    merged = xr.open_dataset(run / f"{stem}.nc")
     np.testing.assert_array_equal(merged.loss.values, xr.open_dataset(untiled).loss.values)
 
     # a failed tile: its fragment and the merged file are missing; only that tile reruns
     tiles[1].unlink()
-    (run / "landscape_3d.nc").unlink()
-    target = "results/pinn/beta1_lr1_seed0/landscape_3d.nc"
+    (run / f"{stem}.nc").unlink()
+    target = f"results/pinn/beta1_lr1_seed0/{stem}.nc"
     dry = _snakemake(["-n", target, "--configfile", str(config)], tmp_path)
     text = dry.stdout + dry.stderr
     planned = re.findall(r"^\s*(?:local)?rule (\w+):", text, flags=re.M)
     assert planned.count("landscape_tile") == 1
     assert (
-        "landscape_3d_tile1.nc" in text
-        and "landscape_3d_tile0.nc" not in text.split("rule landscape_tile:")[1].split("\n\n")[0]
+        f"{stem}_tile1.nc" in text
+        and f"{stem}_tile0.nc" not in text.split("rule landscape_tile:")[1].split("\n\n")[0]
     )
     assert "train_pinn" not in planned and "hessian" not in planned
 

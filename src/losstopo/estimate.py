@@ -259,6 +259,13 @@ def predict(
     trainings = len(grid | analysed)
     grids = config["landscape"]["grids"]
     k = max(g["dims"] for g in grids)
+    topology_config = config.get("topology", {})
+    n_connectivities = len(
+        {
+            topology_config.get("connectivity", "full"),
+            *topology_config.get("compare_connectivities", []),
+        }
+    )
     jobs: list[tuple[str, float]] = []
     iterations = budget_fraction * pinn["iterations"]
     jobs += [("train_pinn", probes.startup + iterations * probes.per_iteration)] * trainings
@@ -278,8 +285,19 @@ def predict(
             }
         )
         jobs += [("landscape", seconds)] * len(analysed)
-        jobs += [("topology", topology)] * len(analysed)
-    jobs += [("tables_and_figures", probes.startup + FIGURE_SECONDS)] * 6
+        jobs += [("topology", topology)] * len(analysed) * n_connectivities
+    # the extent study: one more landscape per distance (the configured one is shared)
+    landscape = config["landscape"]
+    extent_dims = int(landscape.get("extent_dims", 3))
+    extent = [d for d in landscape.get("extent_distances", []) if d != landscape.get("distance")]
+    for g in grids:
+        if g["dims"] == extent_dims:
+            points = g["resolution"] ** g["dims"]
+            seconds = probes.startup + points * probes.per_point[g["dims"]]
+            topology = probes.startup + points * probes.per_vertex[g["dims"]]
+            jobs += [("landscape", seconds)] * len(analysed) * len(extent)
+            jobs += [("topology", topology)] * len(analysed) * len(extent) * n_connectivities
+    jobs += [("tables_and_figures", probes.startup + FIGURE_SECONDS)] * 9
     unet = config.get("unet", {})
     if probes.unet is not None and unet.get("enabled", True):
         jobs += unet_jobs(unet, probes)
