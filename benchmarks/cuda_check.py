@@ -5,7 +5,7 @@ compares their numbers (TF32 is off on CUDA, so float32 results agree to roundin
 that every output records the device it was computed on, and times the paper-scale
 workloads that dominate a cluster run:
 
-* convection PINN landscapes at 41³ and 41⁴ (DESIGN §7: 2.8 M loss evaluations);
+* convection PINN landscapes at 41³ and 41⁴ (2.8 M loss evaluations);
 * the paper's UNet-CRF (width 16, 5 levels, 224², batch 32): one training step, one
   Hessian-vector product and one batched landscape evaluation.
 

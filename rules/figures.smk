@@ -11,7 +11,7 @@ rule fig3_error_heatmap:
             caption="../report/fig3_error_heatmap.rst",
             category="PINN convection",
             subcategory="Fig. 3",
-            labels={"figure": "Fig. 3 (left)", "content": "error over beta x lr"},
+            labels={"figure": "Fig. 3 (left): error over beta x lr"},
         ),
         pdf="results/figures/fig3_error_heatmap.pdf",
     log:
@@ -66,7 +66,7 @@ rule fig3_profiles:
             caption="../report/fig3_profiles.rst",
             category="PINN convection",
             subcategory="Fig. 3",
-            labels={"figure": "Fig. 3 (right)", "content": "profiles by regime and seed"},
+            labels={"figure": "Fig. 3 (right): profiles by regime and seed"},
         ),
         pdf="results/figures/fig3_profiles.pdf",
     log:
@@ -93,7 +93,7 @@ rule figA5_profiles_by_dimension:
             caption="../report/figA5_profiles_by_dimension.rst",
             category="PINN convection",
             subcategory="Fig. A.5",
-            labels={"figure": "Fig. A.5", "content": "profiles by landscape dimension"},
+            labels={"figure": "Fig. A.5: profiles by landscape dimension"},
         ),
         pdf="results/figures/figA5_profiles_by_dimension.pdf",
     log:
@@ -124,7 +124,7 @@ rule fig_extent_profiles:
             caption="../report/extent_profiles.rst",
             category="PINN convection",
             subcategory="Landscape extent",
-            labels={"figure": "extent study", "content": "profiles by distance"},
+            labels={"figure": "extent study: profiles by distance"},
         ),
         pdf="results/figures/extent_profiles.pdf",
     log:
@@ -150,7 +150,7 @@ rule fig_extent_study:
             caption="../report/extent_study.rst",
             category="PINN convection",
             subcategory="Landscape extent",
-            labels={"figure": "extent study", "content": "shape descriptors by distance"},
+            labels={"figure": "extent study: shape descriptors by distance"},
         ),
         pdf="results/figures/extent_study.pdf",
     log:
@@ -172,7 +172,7 @@ rule fig_topology_vs_error:
             caption="../report/topology_vs_error.rst",
             category="PINN convection",
             subcategory="Topology vs performance",
-            labels={"figure": "topology vs error", "content": "shape descriptors vs error"},
+            labels={"figure": "topology vs error: shape descriptors vs error"},
         ),
         pdf="results/figures/topology_vs_error.pdf",
     log:

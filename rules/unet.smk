@@ -1,4 +1,4 @@
-# UNet-CRF segmentation study (DESIGN §6.2): data, training over epochs, per-checkpoint
+# UNet-CRF segmentation study: data, training over epochs, per-checkpoint
 # Hessian directions, 2-D landscapes and merge trees, the accuracy table, Fig. 4 and Fig. B.6.
 
 UNET_DATA_LABEL = " (SYNTHETIC data)" if UNET_SYNTHETIC else ""
@@ -208,7 +208,7 @@ rule fig_unet_topology_vs_accuracy:
             caption="../report/unet_topology_vs_accuracy.rst",
             category="UNet-CRF segmentation",
             subcategory="Topology vs performance",
-            labels={"figure": "topology vs accuracy", "content": "UNet-CRF checkpoints"},
+            labels={"figure": "topology vs accuracy: UNet-CRF checkpoints"},
         ),
         pdf="results/figures/unet_topology_vs_accuracy.pdf",
     log:
@@ -230,7 +230,7 @@ rule fig4_accuracy_heatmap:
             caption="../report/fig4_accuracy_heatmap.rst",
             category="UNet-CRF segmentation",
             subcategory="Fig. 4",
-            labels={"figure": "Fig. 4 (left)", "content": "accuracy over lr x epoch"},
+            labels={"figure": "Fig. 4 (left): accuracy over lr x epoch"},
         ),
         pdf="results/figures/fig4_accuracy_heatmap.pdf",
     log:
@@ -266,7 +266,7 @@ rule fig4_profiles:
             caption="../report/fig4_profiles.rst",
             category="UNet-CRF segmentation",
             subcategory="Fig. 4",
-            labels={"figure": "Fig. 4 (right)", "content": "profiles over training"},
+            labels={"figure": "Fig. 4 (right): profiles over training"},
         ),
         pdf="results/figures/fig4_profiles.pdf",
     log:
@@ -297,7 +297,7 @@ rule figB6_profiles_by_lr:
             caption="../report/figB6_profiles_by_lr.rst",
             category="UNet-CRF segmentation",
             subcategory="Fig. B.6",
-            labels={"figure": "Fig. B.6", "content": "profiles across learning rates"},
+            labels={"figure": "Fig. B.6: profiles across learning rates"},
         ),
         pdf="results/figures/figB6_profiles_by_lr.pdf",
     log:

@@ -1,4 +1,4 @@
-"""Convection PINN science against closed-form oracles (DESIGN §6.1)."""
+"""Convection PINN science against closed-form oracles."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checkpoint files (DESIGN §4): plain dicts, saved atomically, loaded with ``weights_only``."""
+"""Checkpoint files: plain dicts, saved atomically, loaded with ``weights_only``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Exact Hessian-vector products and top-k eigenpairs of an objective (DESIGN §6.3).
+"""Exact Hessian-vector products and top-k eigenpairs of an objective.
 
 The HVP is forward-over-reverse (``jvp`` of ``grad``) with ``torch.func``, so it is exact
 (no finite differences) and works for losses that themselves differentiate the network

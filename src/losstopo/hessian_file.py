@@ -1,4 +1,4 @@
-"""``hessian.nc`` (DESIGN §4): eigenpairs of a checkpoint's objective, with provenance."""
+"""``hessian.nc``: eigenpairs of a checkpoint's objective, with provenance."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``landscape.nc`` (DESIGN §4): a sampled n-D loss landscape that describes itself."""
+"""``landscape.nc``: a sampled n-D loss landscape that describes itself."""
 
 from __future__ import annotations
 

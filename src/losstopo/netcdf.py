@@ -1,4 +1,4 @@
-"""netCDF I/O shared by the stages: atomic writes and checked reads (DESIGN §4)."""
+"""netCDF I/O shared by the stages: atomic writes and checked reads."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One UNet-CRF training run on disk, resumable after an interruption (DESIGN §6.2).
+"""One UNet-CRF training run on disk, resumable after an interruption.
 
 Layout of a run directory::
 

@@ -1,4 +1,4 @@
-"""Command line: the workflow's only entry into the library (DESIGN §5).
+"""Command line: the workflow's only entry into the library.
 
 One module per group of subcommands; each registers its parsers with ``register``.
 """

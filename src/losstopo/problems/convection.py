@@ -87,7 +87,7 @@ def make_data(
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
 ) -> ConvectionData:
-    """Build the IC, boundary, collocation and test point sets of DESIGN §6.1."""
+    """Build the IC, boundary, collocation and test point sets"""
     x, t = grid_axes()
     as_t = lambda a: torch.as_tensor(np.asarray(a), dtype=dtype, device=device)  # noqa: E731
     x_ic = np.stack([x, np.zeros_like(x)], axis=1)

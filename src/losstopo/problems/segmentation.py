@@ -1,4 +1,4 @@
-"""UNet-CRF segmentation of Oxford-IIIT Pet (DESIGN §6.2): configuration, loss, metrics and
+"""UNet-CRF segmentation of Oxford-IIIT Pet: configuration, loss, metrics and
 the objective the analysis stages see (the loss on one fixed batch of training images)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Topological landscape profile geometry (DESIGN §6.5), as plain data.
+"""Topological landscape profile geometry, as plain data.
 
 One polygon per merge-tree arc (the root has none). A node's width is its cumulative size;
 children are laid side by side, widest first (or most persistent first), as a block

@@ -1,4 +1,4 @@
-"""``topology.nc`` (DESIGN §4): a merge tree, its pairs and segmentation, with summaries."""
+"""``topology.nc``: a merge tree, its pairs and segmentation, with summaries."""
 
 from __future__ import annotations
 
