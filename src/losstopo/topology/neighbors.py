@@ -5,7 +5,8 @@ connectivity is a graph on the vertices:
 ``full`` — all 3ⁿ − 1 offsets in {−1, 0, 1}ⁿ (the paper's pixel connectivity; the graph of
 gudhi's ``CubicalComplex(top_dimensional_cells=…)`` on the dual grid);
 ``freudenthal`` — the 2(2ⁿ − 1) offsets whose non-zero entries share one sign (Kuhn /
-Freudenthal triangulation of the grid, as TTK triangulates images);
+Freudenthal triangulation of the grid along the all-positive diagonal; TTK also triangulates
+images, but its choice of diagonal is not reproduced here);
 ``axis`` — the 2n unit offsets (gudhi's ``CubicalComplex(vertices=…)``).
 """
 
