@@ -456,3 +456,19 @@ def test_slurm_executor_submits_training_with_a_gpu(tmp_path):
         assert result.returncode != 0 and not (tmp_path / target).exists()
     else:  # a machine with a GPU trains on it
         assert result.returncode == 0, text[-3000:]
+
+
+@pytest.mark.parametrize("data_dir", ["results/x$(touch INJECTED)", "results/pets with space"])
+def test_hostile_paths_in_the_config_reach_the_shell_quoted(tmp_path, data_dir):
+    """A config string that reaches ``shell:`` is quoted: no command runs, spaces survive."""
+    config = tmp_path / "hostile.yaml"
+    unet = {"data_dir": data_dir, "synthetic": {"n_trainval": 4, "n_test": 2, "size": 32}}
+    config.write_text(yaml.safe_dump({"unet": unet}))
+    dry = _snakemake(["-n", "-p", "--configfile", str(config)], tmp_path)
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    marker = f"{data_dir}/SYNTHETIC.json"
+    result = _snakemake([marker, "--cores", "1", "--configfile", str(config)], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / marker).is_file()
+    assert not (tmp_path / "INJECTED").exists()
+    assert not list(tmp_path.rglob("INJECTED"))

@@ -14,7 +14,7 @@ import torch
 import xarray as xr
 from matplotlib.axes import Axes
 
-from losstopo.directions import NORMALIZATIONS, cosine_gram, normalize_direction
+from losstopo.directions import NORMALIZATIONS, check_direction, cosine_gram, normalize_direction
 from losstopo.errors import LosstopoError
 from losstopo.hessian import EigenResult, HVPOperator, lanczos, power_iteration
 from losstopo.landscape import sample_landscape as _sample_grid
@@ -73,6 +73,10 @@ def normalized_directions(
             else objective.unflatten(
                 torch.as_tensor(vector, dtype=reference.dtype, device=reference.device)
             )
+        )
+        check_direction(
+            objective.flatten(direction).detach().cpu().double().numpy(),
+            f"direction {len(rows)}",
         )
         rows.append(objective.flatten(normalize_direction(direction, theta, normalization)))
     return torch.stack(rows)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +25,17 @@ def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> None:
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint safely (``weights_only=True``) and check its keys."""
     path = Path(path)
+    if path.is_dir():
+        raise LosstopoError(f"checkpoint {path} is a directory, not a file")
     if not path.is_file():
         raise LosstopoError(f"checkpoint {path} does not exist")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
-        raise LosstopoError(f"{path} is not a readable checkpoint: {_reason(exc)}") from None
+    except Exception as exc:  # torch.load fails in many ways on truncated or foreign files
+        kind = type(exc).__name__
+        raise LosstopoError(
+            f"{path} is not a readable checkpoint ({kind}: {_reason(exc)})"
+        ) from None
     if not isinstance(checkpoint, dict):
         raise LosstopoError(f"{path} is not a losstopo checkpoint (not a dict)")
     missing = [key for key in REQUIRED_KEYS if key not in checkpoint]

@@ -24,6 +24,16 @@ def _scaled(d: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     return d * (reference.norm() / norm) if norm > 0 else torch.zeros_like(d)
 
 
+def check_direction(vector: np.ndarray, what: str) -> None:
+    """A direction must be finite and non-zero: NaN would be silently zeroed by the scaling,
+    and a zero direction gives a flat landscape."""
+    if not np.isfinite(vector).all():
+        bad = int(np.count_nonzero(~np.isfinite(vector)))
+        raise LosstopoError(f"{what} has {bad} non-finite entries")
+    if not np.any(vector):
+        raise LosstopoError(f"{what} is zero everywhere")
+
+
 def normalize_direction(direction: Params, theta: Params, mode: str) -> Params:
     """Scale ``direction`` against ``θ``: per tensor (``layer``), per output filter (``filter``,
     first axis of tensors with ≥ 2 dims; 1-D tensors per tensor) or globally (``none``)."""
@@ -74,7 +84,10 @@ def hessian_directions(
         )
     theta = objective.params
     dtype, device = next(iter(theta.values())).dtype, next(iter(theta.values())).device
-    vectors = torch.as_tensor(hessian.eigenvectors.values[:dims], dtype=dtype, device=device)
+    raw = np.asarray(hessian.eigenvectors.values[:dims], dtype=np.float64)
+    for index, row in enumerate(raw):
+        check_direction(row, f"direction {index} of {path or 'the directions file'}")
+    vectors = torch.as_tensor(raw, dtype=dtype, device=device)
     rows = [
         objective.flatten(normalize_direction(objective.unflatten(v), theta, normalization))
         for v in vectors

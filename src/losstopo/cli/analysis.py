@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 from pathlib import Path
 
 from losstopo.cli.common import (
     add_objective_options,
     add_runtime,
+    non_negative_float,
     objective_options,
     positive_float,
     positive_int,
@@ -205,8 +205,6 @@ def _cmd_topology(args: argparse.Namespace) -> None:
         )
     if not 0 <= args.summary_threshold < 1:
         raise LosstopoError(f"--summary-threshold must be in [0, 1), got {args.summary_threshold}")
-    if not (math.isfinite(args.log_threshold) and args.log_threshold >= 0):
-        raise LosstopoError(f"--log-threshold must be >= 0 and finite, got {args.log_threshold}")
     landscape = read_landscape(args.landscape)
     loss = landscape["loss"]
     names = list(loss.dims)
@@ -469,7 +467,7 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     )
     p.add_argument(
         "--persistence-threshold",
-        type=float,
+        type=non_negative_float,
         default=0.0,
         help="remove branches with smaller persistence from the stored tree (default: 0, keep all)",
     )
@@ -480,14 +478,14 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     )
     p.add_argument(
         "--summary-threshold",
-        type=float,
+        type=non_negative_float,
         default=0.01,
         help="relative persistence above which minima and saddles are counted "
         "in the summaries (default: 0.01)",
     )
     p.add_argument(
         "--log-threshold",
-        type=float,
+        type=non_negative_float,
         default=0.1,
         help="persistence on log10 loss, in decades, above which minima and saddles are "
         "counted as significant in the shape descriptors (default: 0.1)",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from typing import NoReturn
 
 log = logging.getLogger("losstopo")
@@ -31,10 +32,23 @@ def non_negative_int(text: str) -> int:
 
 
 def positive_float(text: str) -> float:
+    """A finite number > 0 (NaN and inf are rejected)."""
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0 (NaN and inf are rejected)."""
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+# argparse names the type in "invalid <type> value: 'x'"
+positive_float.__name__ = non_negative_float.__name__ = "float"
 
 
 def int_list(text: str) -> list[int]:

@@ -6,9 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from losstopo.cli.common import (
-    add_runtime,
-)
+from losstopo.cli.common import add_runtime, non_negative_float
 from losstopo.errors import LosstopoError
 
 log = logging.getLogger("losstopo")
@@ -145,7 +143,7 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     )
     p.add_argument(
         "--threshold",
-        type=float,
+        type=non_negative_float,
         default=0.0,
         help="simplify each tree first: relative persistence threshold (default: 0)",
     )

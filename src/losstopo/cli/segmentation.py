@@ -6,7 +6,13 @@ import argparse
 import logging
 from pathlib import Path
 
-from losstopo.cli.common import add_runtime, non_negative_int, positive_int
+from losstopo.cli.common import (
+    add_runtime,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from losstopo.errors import LosstopoError
 
 log = logging.getLogger("losstopo")
@@ -152,7 +158,7 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         "into --out, and resumes from the last finished epoch if interrupted.",
     )
     p.add_argument("--data", required=True, help="Oxford-IIIT Pet directory (real or synthetic)")
-    p.add_argument("--lr", type=float, required=True, help="learning rate (> 0)")
+    p.add_argument("--lr", type=positive_float, required=True, help="learning rate (> 0)")
     p.add_argument("--seed", type=int, required=True, help="initialisation and shuffling seed")
     p.add_argument("--epochs", type=positive_int, default=30, help="epochs (default: 30)")
     p.add_argument("--batch-size", type=positive_int, default=32, help="batch (default: 32)")
@@ -178,10 +184,13 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         help="add the local-window bilateral kernel (off in the paper)",
     )
     p.add_argument(
-        "--weight-decay", type=float, default=0.01, help="AdamW weight decay (default: 0.01)"
+        "--weight-decay",
+        type=non_negative_float,
+        default=0.01,
+        help="AdamW weight decay (default: 0.01)",
     )
     p.add_argument("--step-size", type=positive_int, default=20, help="StepLR step (default: 20)")
-    p.add_argument("--gamma", type=float, default=0.1, help="StepLR factor (default: 0.1)")
+    p.add_argument("--gamma", type=positive_float, default=0.1, help="StepLR factor (default: 0.1)")
     p.add_argument(
         "--limit-trainval",
         type=non_negative_int,

@@ -15,8 +15,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.spatial import cKDTree
 
 from losstopo.errors import LosstopoError
 
@@ -53,6 +51,9 @@ def knn_graph(
     graph does not depend on the order the tree returns equidistant points. ``mutual`` keeps
     an edge when each end is among the other's k nearest, ``union`` when either is.
     """
+    from scipy.sparse import coo_matrix  # scipy only where a k-NN graph is built
+    from scipy.spatial import cKDTree
+
     points = np.asarray(points, dtype=np.float64)
     n = len(points)
     if symmetrize not in SYMMETRIZATIONS:

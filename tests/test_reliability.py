@@ -1,0 +1,162 @@
+"""Bad input ends in one line and exit 2 with nothing damaged; outputs get the mode of a plain
+open(); an output never replaces an input."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from losstopo.atomic import write_atomic
+from losstopo.cli import main
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, small_pinn_with_hessian) -> Path:
+    out = tmp_path_factory.mktemp("reliability") / "run"
+    small_pinn_with_hessian(out, seed=0, iterations=10, top_k=2)
+    args = ["landscape", str(out / "model.pt"), "--directions", str(out / "hessian.nc")]
+    args += ["--dims", "2", "--resolution", "5", "--distance", "0.1", "--device", "cpu"]
+    assert main([*args, "--out", str(out / "landscape.nc")]) == 0
+    return out
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in err if not line.startswith(("INFO", "WARNING"))]
+    assert len(errors) == 1 and errors[0].startswith("losstopo: error:"), err
+    assert "Traceback" not in "\n".join(err)
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    ("command", "inputs", "out"),
+    [
+        (["hessian", "{run}/model.pt", "--top-k", "1"], ["model.pt"], "model.pt"),
+        (
+            [
+                *("landscape", "{run}/model.pt", "--directions", "{run}/hessian.nc"),
+                *("--dims", "1", "--resolution", "3", "--distance", "0.1"),
+            ],
+            ["hessian.nc"],
+            "hessian.nc",
+        ),
+        (["topology", "{run}/landscape.nc"], ["landscape.nc"], "landscape.nc"),
+        (["topology", "{run}/landscape.nc"], ["landscape.nc"], "./sub/../landscape.nc"),
+        (["pinn-table", "{run}/metrics.json"], ["metrics.json"], "metrics.json"),
+    ],
+)
+def test_an_output_never_replaces_an_input(run, capsys, command, inputs, out):
+    (run / "sub").mkdir(exist_ok=True)
+    before = {name: _digest(run / name) for name in inputs}
+    args = [part.format(run=run) for part in command]
+    assert main([*args, "--out", str(run / out)]) == 2
+    line = _one_error_line(capsys)
+    assert "is the input" in line
+    assert {name: _digest(run / name) for name in inputs} == before
+
+
+def test_an_output_linked_to_an_input_is_refused(run, tmp_path, capsys):
+    link = tmp_path / "alias.nc"
+    link.symlink_to(run / "landscape.nc")
+    before = _digest(run / "landscape.nc")
+    assert main(["topology", str(run / "landscape.nc"), "--out", str(link)]) == 2
+    assert "is the input" in _one_error_line(capsys)
+    assert _digest(run / "landscape.nc") == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["hessian", "{run}/model.pt", "--top-k", "1", "--tol", "inf"],
+        ["hessian", "{run}/model.pt", "--top-k", "1", "--tol", "nan"],
+        ["topology", "{run}/landscape.nc", "--persistence-threshold", "nan"],
+        ["topology", "{run}/landscape.nc", "--summary-threshold", "nan"],
+        ["topology", "{run}/landscape.nc", "--log-threshold", "inf"],
+        ["train-unet", "--data", "x", "--lr", "inf", "--seed", "0", "--epochs", "1"],
+        ["train-unet", "--data", "x", "--lr", "1", "--seed", "0", "--weight-decay", "nan"],
+    ],
+)
+def test_non_finite_numbers_are_rejected(run, tmp_path, capsys, args):
+    out = tmp_path / "out.nc"
+    with pytest.raises(SystemExit) as exit_info:
+        main([*(a.format(run=run) for a in args), "--out", str(out)])
+    assert exit_info.value.code == 2
+    assert "finite number" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_profile_threshold_nan_is_rejected(run, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["figure", "profiles", f"{run}:2", "--columns", "1", "--threshold", "nan",
+              "--out", str(tmp_path / "p.png")])  # fmt: skip
+    assert exit_info.value.code == 2 and "finite number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fault", ["nan", "zero"])
+def test_bad_direction_files_are_rejected(run, tmp_path, capsys, fault):
+    hessian = xr.load_dataset(run / "hessian.nc")
+    vectors = hessian["eigenvectors"].values.copy()
+    if fault == "nan":
+        vectors[1, 3] = np.nan
+    else:
+        vectors[1] = 0.0
+    hessian["eigenvectors"] = (hessian["eigenvectors"].dims, vectors)
+    bad = tmp_path / "hessian.nc"
+    hessian.to_netcdf(bad)
+    out = tmp_path / "landscape.nc"
+    args = ["landscape", str(run / "model.pt"), "--directions", str(bad), "--dims", "2"]
+    args += ["--resolution", "3", "--distance", "0.1", "--device", "cpu"]
+    assert main([*args, "--out", str(out)]) == 2
+    line = _one_error_line(capsys)
+    assert "direction 1" in line and ("non-finite" in line or "zero everywhere" in line)
+    assert not out.exists()
+
+
+def test_unexpected_errors_become_one_line_and_debug_shows_the_traceback(run, tmp_path, capsys):
+    fake = tmp_path / "notes.pt"
+    fake.write_text("this is not a checkpoint\n")
+    out = tmp_path / "hessian.nc"
+    assert main(["hessian", str(fake), "--top-k", "1", "--out", str(out)]) == 2
+    line = _one_error_line(capsys)
+    assert str(fake) in line and "not a readable checkpoint" in line
+    # the last-resort handler: an error no reader anticipated is one line too
+    assert main(["topology", str(tmp_path), "--out", str(tmp_path / "t.nc")]) == 2
+    _one_error_line(capsys)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_atomic_writes_get_the_mode_of_a_plain_open(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        plain = tmp_path / "plain.txt"
+        with open(plain, "w") as handle:
+            handle.write("x")
+        atomic = tmp_path / "atomic.txt"
+        write_atomic(atomic, lambda tmp: tmp.write_text("x"))
+    finally:
+        os.umask(old)
+    assert (atomic.stat().st_mode & 0o777) == (plain.stat().st_mode & 0o777)
+    assert (atomic.stat().st_mode & 0o777) == 0o666 & ~umask
+
+
+def test_cli_outputs_are_readable_by_the_group_under_umask_022(run, tmp_path):
+    old = os.umask(0o022)
+    try:
+        shutil.copy(run / "landscape.nc", tmp_path / "landscape.nc")
+        assert (
+            main(["topology", str(tmp_path / "landscape.nc"), "--out", str(tmp_path / "t.nc")]) == 0
+        )
+    finally:
+        os.umask(old)
+    assert ((tmp_path / "t.nc").stat().st_mode & 0o777) == 0o644
