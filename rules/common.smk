@@ -20,6 +20,31 @@ os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.g
 shell.prefix(f'set -euo pipefail; export PYTHONPATH="{SRC}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')
 
 
+def check_config_numbers(value, schema, key="config"):
+    """What JSON-schema validation lets through but the CLI would reject: NaN or inf where a
+    number is meant, and a float such as 10.0 where an integer is meant."""
+    import math
+
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{key}: {value} is not a finite number")
+    if isinstance(value, float) and "integer" in types and "number" not in types:
+        raise ValueError(f"{key}: {value!r} must be an integer")
+    if isinstance(value, dict):
+        for name, item in value.items():
+            check_config_numbers(item, schema.get("properties", {}).get(name, {}), f"{key}.{name}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_config_numbers(item, schema.get("items", {}), f"{key}[{index}]")
+
+
+with open(os.path.join(workflow.basedir, "config.schema.yaml")) as _schema:
+    import yaml
+
+    check_config_numbers(config, yaml.safe_load(_schema), "config")
+
+
 LANDSCAPE_GRIDS = {grid["dims"]: grid["resolution"] for grid in config["landscape"]["grids"]}
 if len(LANDSCAPE_GRIDS) != len(config["landscape"]["grids"]):
     raise ValueError("config landscape.grids: each dimension may appear only once")

@@ -74,6 +74,22 @@ def test_bad_config_fails_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("pinn:\n  iterations: 10.0\n", "config.pinn.iterations: 10.0 must be an integer"),
+        ("landscape:\n  distance: .nan\n", "config.landscape.distance: nan is not a finite"),
+        ("pinn:\n  learning_rates: [1.0, .inf]\n", "config.pinn.learning_rates[1]: inf"),
+    ],
+)
+def test_numbers_the_cli_would_reject_fail_the_dry_run_naming_the_key(tmp_path, text, needle):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    result = _snakemake(["-n", "--configfile", str(bad)], tmp_path)
+    assert result.returncode != 0
+    assert needle in result.stdout + result.stderr
+
+
 def test_missing_real_pets_data_fails_before_any_job_with_the_url(tmp_path):
     config = tmp_path / "real.yaml"
     config.write_text("unet:\n  dataset: oxford_pet\n  data_dir: nowhere/pets\n")
