@@ -488,3 +488,39 @@ def test_hostile_paths_in_the_config_reach_the_shell_quoted(tmp_path, data_dir):
     assert (tmp_path / marker).is_file()
     assert not (tmp_path / "INJECTED").exists()
     assert not list(tmp_path.rglob("INJECTED"))
+
+
+@pytest.mark.workflow
+def test_resume_after_sigkill_with_the_documented_commands(tmp_path):
+    """SIGKILL leaves Snakemake's lock behind: the README's `--unlock`, then the same command,
+    finishes the study without redoing finished jobs."""
+    import signal
+    import time
+
+    target = "results/tables/pinn_errors.csv"
+    args = [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path)]
+    args += [target, "--cores", "1", "--configfile", str(REPO / "configs/smoke.yaml")]
+    log = tmp_path / "run.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            args, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + 240
+        # one core: when a training job is reported finished, the next has only just started
+        while "Finished jobid" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, "no job finished"
+            time.sleep(0.2)
+        finished = {p: p.stat().st_mtime_ns for p in tmp_path.glob("results/pinn/*/metrics.json")}
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert finished
+    assert not (tmp_path / target).exists()
+    unlock = _snakemake(["--unlock", "--configfile", str(REPO / "configs/smoke.yaml")], tmp_path)
+    assert unlock.returncode == 0, unlock.stderr[-2000:]
+    rerun = _snakemake(
+        [target, "--cores", "2", "--configfile", str(REPO / "configs/smoke.yaml")], tmp_path
+    )
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert (tmp_path / target).is_file()
+    # the runs that had finished before the kill were kept, not redone
+    assert all(p.stat().st_mtime_ns == t for p, t in finished.items())
