@@ -314,3 +314,29 @@ def test_cli_missing_dataset_is_one_clear_line(tmp_path, subprocess_env):
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "nowhere" in lines[0] and "make-pets" in lines[0]
+
+
+def test_divergence_is_recorded_kept_visible_and_shown(pets, tmp_path):
+    """A learning rate of 1e30 makes the losses non-finite: every epoch from then on is marked
+    diverged, metrics.csv keeps NaN visible (not empty cells), the accuracy is NaN instead of
+    the score of an arbitrary argmax, and the table and heat-map grid show the cell as NaN."""
+    from losstopo.tables import mean_accuracy_grid, unet_table
+
+    out = tmp_path / "lr1e30_seed0"
+    train_unet_run(tiny_config(pets, lr=1e30, epochs=2), 0, out, CPU)
+    assert (out / "run.json").is_file()
+    text = (out / "metrics.csv").read_text()
+    assert "nan" in text and ",," not in text
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert not metrics.diverged[0] and metrics.diverged[1:].all()
+    assert metrics.test_pixel_accuracy[1:].isna().all()
+    assert not np.isfinite(metrics.train_loss[1]) or not np.isfinite(metrics.test_loss[1])
+    table = unet_table([out / "metrics.csv"])
+    assert table.diverged.tolist() == [False, True, True]
+    grid = mean_accuracy_grid(table)
+    assert np.isfinite(grid[0]).all() and grid[[1, 2]].isna().all().all()
+    from losstopo.plots.heatmap import accuracy_heatmap
+
+    figure = accuracy_heatmap(grid, 1, synthetic=True)
+    texts = [t.get_text() for t in figure.axes[0].texts]
+    assert texts.count("div") == 2 and len(texts) == 3

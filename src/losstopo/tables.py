@@ -218,6 +218,7 @@ UNET_COLUMNS = [
     "test_loss",
     "test_pixel_accuracy",
     "test_miou",
+    "diverged",
     "synthetic_data",
     "run",
 ]
@@ -239,6 +240,10 @@ def unet_table(metric_files: list[str | Path]) -> pd.DataFrame:
         if missing:
             raise LosstopoError(f"metrics file {path} lacks column(s) {', '.join(missing)}")
         run = json.loads(run_file.read_text())
+        if "diverged" not in frame.columns:  # metrics written before divergence was recorded
+            losses = frame[["train_loss", "test_loss"]].to_numpy(dtype=float)
+            frame["diverged"] = np.logical_or.accumulate(~np.isfinite(losses).all(axis=1))
+        frame["diverged"] = frame["diverged"].astype(str).str.lower().isin(["true", "1", "1.0"])
         frame = frame.assign(
             lr=float(run["lr"]),
             seed=int(run["seed"]),
@@ -256,7 +261,9 @@ def mean_accuracy_grid(table: pd.DataFrame, value: str = "test_pixel_accuracy") 
     """Mean of ``value`` over seeds: rows = learning rate (descending), columns = epoch."""
     if value not in table.columns:
         raise LosstopoError(f"UNet table has no column {value!r}")
-    grid = table.groupby(["lr", "epoch"])[value].mean().unstack("epoch")
+    # a cell with a diverged run (NaN accuracy) stays NaN: shown, never averaged away
+    grid = table.groupby(["lr", "epoch"])[value].agg(lambda v: v.mean(skipna=False))
+    grid = grid.unstack("epoch")
     return grid.sort_index(ascending=False)
 
 

@@ -17,6 +17,7 @@ gives the same weights as an uninterrupted run.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import time
@@ -140,7 +141,10 @@ def _publish(source: Path, target: Path) -> None:
 
 def _write_metrics(rows: list[dict[str, float]], path: Path) -> None:
     frame = pd.DataFrame(rows, columns=[*METRIC_COLUMNS, *_extra_columns(rows)])
-    write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.10g"))
+    # NaN is written as "nan" (pandas' default is an empty cell, which hides a divergence)
+    write_atomic(
+        path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.10g", na_rep="nan")
+    )
 
 
 def _extra_columns(rows: list[dict[str, float]]) -> list[str]:
@@ -231,7 +235,8 @@ def train_unet_run(
         train_loss = train_epoch(model, optimizer, data.train, config, seed, epoch, device, dtype)
         scheduler.step()
         test = evaluate(model, data.test, config.batch_size, device, dtype)
-        rows.append(_row(epoch, train_loss, test, time.perf_counter() - start))
+        seconds = time.perf_counter() - start
+        rows.append(_row(epoch, train_loss, test, seconds, bool(rows[-1].get("diverged"))))
         _save_epoch(progress, out, model, config, seed, epoch, rows, provenance)
         write_atomic(
             progress / "state.pt",
@@ -266,14 +271,27 @@ def train_unet_run(
     return pd.DataFrame(rows)
 
 
-def _row(epoch: int, train_loss: float, test: dict[str, float], seconds: float) -> dict:
+def _row(
+    epoch: int,
+    train_loss: float,
+    test: dict[str, float],
+    seconds: float,
+    diverged_before: bool = False,
+) -> dict:
+    """One epoch's metrics. A non-finite loss marks the run diverged from then on; the
+    accuracy of a diverged network (NaN logits) is NaN, not the score of an arbitrary argmax."""
+    diverged = bool(
+        diverged_before or not (math.isfinite(train_loss) and math.isfinite(test["loss"]))
+    )
+    nan = float("nan")
     return {
         "epoch": epoch,
         "train_loss": train_loss,
         "test_loss": test["loss"],
-        "test_pixel_accuracy": test["pixel_accuracy"],
-        "test_miou": test["miou"],
+        "test_pixel_accuracy": nan if diverged else test["pixel_accuracy"],
+        "test_miou": nan if diverged else test["miou"],
         "seconds": seconds,
+        "diverged": diverged,
     }
 
 

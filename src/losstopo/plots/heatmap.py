@@ -138,7 +138,8 @@ def accuracy_heatmap(
     if vmin == vmax:
         vmin, vmax = vmin - 1.0, vmax + 1.0
     norm = Normalize(vmin=vmin, vmax=vmax)
-    annotations = np.vectorize(lambda v: "" if not math.isfinite(v) else f"{v:.0f}")(values)
+    # NaN: a diverged run in the cell (its accuracy is undefined), shown grey as "div"
+    annotations = np.vectorize(lambda v: "div" if not math.isfinite(v) else f"{v:.0f}")(values)
     width = max(6.0, 0.42 * values.shape[1] + 2.8)
     height = max(3.0, 0.5 * values.shape[0] + 1.8)
     fig, ax = plt.subplots(figsize=(width, height))
