@@ -160,3 +160,40 @@ def test_cli_outputs_are_readable_by_the_group_under_umask_022(run, tmp_path):
     finally:
         os.umask(old)
     assert ((tmp_path / "t.nc").stat().st_mode & 0o777) == 0o644
+
+
+def test_malformed_tables_and_configs_are_one_line_naming_the_file(tmp_path, capsys):
+    table = tmp_path / "table.csv"
+    table.write_bytes(b'a,b\n"1,2\n\xff\xfe')
+    out = tmp_path / "fig.png"
+    for command in (
+        ["figure", "pinn-heatmap", str(table)],
+        ["figure", "unet-heatmap", str(table)],
+        ["figure", "topology-vs-error", str(table)],
+        ["figure", "extent-study", str(table)],
+    ):
+        assert main([*command, "--out", str(out)]) == 2
+        assert str(table) in _one_error_line(capsys)
+    assert not out.exists()
+    metrics = tmp_path / "metrics.json"
+    metrics.write_bytes(b"\x80\x81 not json")
+    assert main(["pinn-table", str(metrics), "--out", str(tmp_path / "t.csv")]) == 2
+    assert str(metrics) in _one_error_line(capsys)
+    config = tmp_path / "bad.yaml"
+    config.write_text("pinn: [unclosed\n")
+    assert main(["estimate", "--config", str(config)]) == 2
+    line = _one_error_line(capsys)
+    assert str(config) in line and "YAML" in line
+
+
+def test_an_output_that_is_a_directory_is_refused(run, tmp_path, capsys):
+    assert main(["topology", str(run / "landscape.nc"), "--out", str(tmp_path)]) == 2
+    assert "is a directory" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("value", [str(2**64), "-1"])
+def test_seeds_beyond_64_bits_are_rejected(tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train-pinn", "--beta", "1", "--lr", "1", "--seed", value, "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "--seed: must be an integer in [0, 2**63)" in capsys.readouterr().err

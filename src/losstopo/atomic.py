@@ -37,6 +37,8 @@ def _current_umask() -> int:
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; rename it onto ``target`` on success."""
     target = Path(target)
+    if target.is_dir():
+        raise LosstopoError(f"output {target} is a directory; give a file name")
     ensure_writable_dir(target.parent if str(target.parent) else Path("."))
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or Path(".")

@@ -41,7 +41,11 @@ def load_config(paths: list[str | Path]) -> dict[str, Any]:
         path = Path(path)
         if not path.is_file():
             raise LosstopoError(f"config file {path} does not exist")
-        data = yaml.safe_load(path.read_text()) or {}
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise LosstopoError(f"config file {path} is not valid YAML: {reason}") from None
         if not isinstance(data, dict):
             raise LosstopoError(f"config file {path} is not a mapping")
         _deep_update(merged, data)

@@ -32,6 +32,19 @@ PINN_COLUMNS = [
 ]
 
 
+def read_table(path: str | Path, kind: str = "table") -> pd.DataFrame:
+    """Read a CSV table, failing with one line that names the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise LosstopoError(f"{kind} {path} does not exist")
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LosstopoError(f"{kind} {path} is not a readable CSV table: {reason}") from None
+    return table
+
+
 def read_metrics(path: str | Path) -> dict:
     """Read one ``metrics.json``; every column of the PINN table must be present."""
     path = Path(path)
@@ -39,8 +52,11 @@ def read_metrics(path: str | Path) -> dict:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise LosstopoError(f"metrics file {path} does not exist") from None
-    except json.JSONDecodeError as exc:
-        raise LosstopoError(f"metrics file {path} is not valid JSON: {exc.msg}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+        raise LosstopoError(f"metrics file {path} is not valid JSON: {reason}") from None
+    if not isinstance(data, dict):
+        raise LosstopoError(f"metrics file {path} is not a JSON object")
     missing = [c for c in PINN_COLUMNS if c != "run" and c not in data]
     if missing:
         raise LosstopoError(f"metrics file {path} lacks {', '.join(missing)}")
@@ -235,7 +251,7 @@ def unet_table(metric_files: list[str | Path]) -> pd.DataFrame:
             raise LosstopoError(f"metrics file {path} does not exist")
         if not run_file.is_file():
             raise LosstopoError(f"run description {run_file} does not exist")
-        frame = pd.read_csv(path)
+        frame = read_table(path, "metrics file")
         missing = [c for c in UNET_COLUMNS[2:7] if c not in frame.columns]
         if missing:
             raise LosstopoError(f"metrics file {path} lacks column(s) {', '.join(missing)}")

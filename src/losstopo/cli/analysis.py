@@ -13,6 +13,7 @@ from losstopo.cli.common import (
     objective_options,
     positive_float,
     positive_int,
+    seed,
 )
 from losstopo.errors import LosstopoError
 
@@ -363,7 +364,7 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         default=100,
         help="power iterations per pair (default: 100)",
     )
-    p.add_argument("--seed", type=int, default=0, help="start-vector seed (default: 0)")
+    p.add_argument("--seed", type=seed, default=0, help="start-vector seed (default: 0)")
     p.add_argument(
         "--dtype",
         choices=("float32", "float64"),

@@ -47,6 +47,14 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def seed(text: str) -> int:
+    """A seed: an integer in [0, 2**63) (numpy and torch generators take 64 bits)."""
+    value = int(text)
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**63), got {text}")
+    return value
+
+
 # argparse names the type in "invalid <type> value: 'x'"
 positive_float.__name__ = non_negative_float.__name__ = "float"
 
@@ -94,7 +102,7 @@ def add_objective_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--objective-batch-seed",
-        type=int,
+        type=seed,
         default=None,
         help="seed choosing the images of the fixed batch (default: 0)",
     )

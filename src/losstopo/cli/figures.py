@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 from losstopo.cli.common import add_runtime, non_negative_float
 from losstopo.errors import LosstopoError
@@ -43,12 +42,9 @@ def _cmd_figure_profiles(args: argparse.Namespace) -> None:
 
 
 def _read_table(path_text: str):
-    import pandas as pd
+    from losstopo.tables import read_table
 
-    path = Path(path_text)
-    if not path.is_file():
-        raise LosstopoError(f"table {path} does not exist")
-    return pd.read_csv(path)
+    return read_table(path_text)
 
 
 def _cmd_figure_topology_vs_error(args: argparse.Namespace) -> None:

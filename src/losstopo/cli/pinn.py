@@ -10,8 +10,8 @@ from losstopo.cli.common import (
     add_runtime,
     int_list,
     positive_int,
+    seed,
 )
-from losstopo.errors import LosstopoError
 
 log = logging.getLogger("losstopo")
 
@@ -72,16 +72,12 @@ def beta_lr(text: str) -> tuple[float, float]:
 
 
 def _cmd_figure_pinn_heatmap(args: argparse.Namespace) -> None:
-    import pandas as pd
 
     from losstopo.plots.common import save_figure
     from losstopo.plots.heatmap import error_heatmap
-    from losstopo.tables import mean_error_grid
+    from losstopo.tables import mean_error_grid, read_table
 
-    path = Path(args.table)
-    if not path.is_file():
-        raise LosstopoError(f"table {path} does not exist")
-    table = pd.read_csv(path)
+    table = read_table(args.table)
     grid = mean_error_grid(table, args.value)
     n_seeds = int(table.groupby(["beta", "lr"]).size().max())
     figure = error_heatmap(grid, n_seeds, title=args.title, highlight=args.highlight)
@@ -100,7 +96,7 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     )
     p.add_argument("--beta", type=float, required=True, help="convection coefficient (>= 0)")
     p.add_argument("--lr", type=float, required=True, help="learning rate (> 0)")
-    p.add_argument("--seed", type=int, required=True, help="initialisation seed")
+    p.add_argument("--seed", type=seed, required=True, help="initialisation seed")
     p.add_argument(
         "--optimizer",
         choices=("lbfgs", "adam"),

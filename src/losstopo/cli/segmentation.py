@@ -12,8 +12,8 @@ from losstopo.cli.common import (
     non_negative_int,
     positive_float,
     positive_int,
+    seed,
 )
-from losstopo.errors import LosstopoError
 
 log = logging.getLogger("losstopo")
 
@@ -90,16 +90,12 @@ def _cmd_unet_table(args: argparse.Namespace) -> None:
 
 
 def _cmd_figure_unet_heatmap(args: argparse.Namespace) -> None:
-    import pandas as pd
 
     from losstopo.plots.common import save_figure
     from losstopo.plots.heatmap import accuracy_heatmap
-    from losstopo.tables import mean_accuracy_grid
+    from losstopo.tables import mean_accuracy_grid, read_table
 
-    path = Path(args.table)
-    if not path.is_file():
-        raise LosstopoError(f"table {path} does not exist")
-    table = pd.read_csv(path)
+    table = read_table(args.table)
     grid = mean_accuracy_grid(table, args.value)
     n_seeds = int(table.groupby(["lr", "epoch"]).size().max())
     synthetic = bool(table["synthetic_data"].any()) if "synthetic_data" in table else False
@@ -116,15 +112,12 @@ def _cmd_unet_topology_table(args: argparse.Namespace) -> None:
 
 
 def _cmd_figure_topology_vs_accuracy(args: argparse.Namespace) -> None:
-    import pandas as pd
 
     from losstopo.plots.common import save_figure
     from losstopo.plots.figures import topology_vs_accuracy
+    from losstopo.tables import read_table
 
-    path = Path(args.table)
-    if not path.is_file():
-        raise LosstopoError(f"table {path} does not exist")
-    figure = topology_vs_accuracy(pd.read_csv(path), connectivity=args.connectivity)
+    figure = topology_vs_accuracy(read_table(args.table), connectivity=args.connectivity)
     save_figure(figure, args.out)
     log.info("wrote %s", ", ".join(args.out))
 
@@ -146,7 +139,7 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     p.add_argument(
         "--size", type=positive_int, default=64, help="nominal image side in px (default: 64)"
     )
-    p.add_argument("--seed", type=int, default=0, help="generator seed (default: 0)")
+    p.add_argument("--seed", type=seed, default=0, help="generator seed (default: 0)")
     add_runtime(p, device=False)
     p.set_defaults(func=_cmd_make_pets)
 
@@ -159,7 +152,7 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     )
     p.add_argument("--data", required=True, help="Oxford-IIIT Pet directory (real or synthetic)")
     p.add_argument("--lr", type=positive_float, required=True, help="learning rate (> 0)")
-    p.add_argument("--seed", type=int, required=True, help="initialisation and shuffling seed")
+    p.add_argument("--seed", type=seed, required=True, help="initialisation and shuffling seed")
     p.add_argument("--epochs", type=positive_int, default=30, help="epochs (default: 30)")
     p.add_argument("--batch-size", type=positive_int, default=32, help="batch (default: 32)")
     p.add_argument(
