@@ -285,6 +285,16 @@ def _check_unet_config():
         raise ValueError("config unet.figures.compare_seed must be an analysed seed")
     if UNET["landscape"]["resolution"] % 2 == 0:
         raise ValueError("config unet.landscape.resolution must be odd")
+    # what train-unet would reject at job time, rejected before any job
+    if UNET["crf_taps"] % 2 == 0:
+        raise ValueError(f"config unet.crf_taps must be odd, got {UNET['crf_taps']}")
+    if UNET["image_size"] < 2 ** (UNET["depth"] - 1):
+        raise ValueError(
+            f"config unet.image_size {UNET['image_size']} is too small for unet.depth "
+            f"{UNET['depth']} (needs >= {2 ** (UNET['depth'] - 1)})"
+        )
+    if not 0 < UNET["gamma"] <= 1:
+        raise ValueError(f"config unet.gamma must be in (0, 1], got {UNET['gamma']}")
 
 
 _check_unet_config()

@@ -80,6 +80,8 @@ def test_bad_config_fails_before_any_job(tmp_path):
         ("pinn:\n  iterations: 10.0\n", "config.pinn.iterations: 10.0 must be an integer"),
         ("landscape:\n  distance: .nan\n", "config.landscape.distance: nan is not a finite"),
         ("pinn:\n  learning_rates: [1.0, .inf]\n", "config.pinn.learning_rates[1]: inf"),
+        ("unet:\n  crf_taps: 10\n", "config unet.crf_taps must be odd"),
+        ("unet:\n  image_size: 8\n  depth: 6\n", "unet.image_size 8 is too small"),
     ],
 )
 def test_numbers_the_cli_would_reject_fail_the_dry_run_naming_the_key(tmp_path, text, needle):
