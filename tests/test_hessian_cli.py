@@ -132,8 +132,8 @@ def _exit_code(args: list[str]) -> int:
     ("extra", "needle"),
     [
         (["--top-k", "100000"], "--top-k 100000 must be between 1 and the parameter count"),
-        (["--top-k", "2", "--tol", "0"], "argument --tol: must be > 0"),
-        (["--top-k", "2", "--tol=-1e-3"], "argument --tol: must be > 0"),
+        (["--top-k", "2", "--tol", "0"], "argument --tol: must be a finite number > 0"),
+        (["--top-k", "2", "--tol=-1e-3"], "argument --tol: must be a finite number > 0"),
     ],
 )
 def test_bad_requests_write_nothing(small_checkpoint, tmp_path, capsys, extra, needle):

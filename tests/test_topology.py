@@ -240,8 +240,10 @@ def test_topology_cli_bad_input(tmp_path, landscape_file, capsys):
     out = tmp_path / "t.nc"
     assert main(["topology", str(bad), "--out", str(out)]) == 2
     assert "lacks variable(s) loss" in capsys.readouterr().err
-    assert main(["topology", str(path), "--persistence-threshold", "-1", "--out", str(out)]) == 2
-    assert "--persistence-threshold must be >= 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["topology", str(path), "--persistence-threshold", "-1", "--out", str(out)])
+    assert exit_info.value.code == 2
+    assert "--persistence-threshold: must be a finite number >= 0" in capsys.readouterr().err
     assert not out.exists()
 
 
