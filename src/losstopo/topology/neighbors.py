@@ -61,24 +61,29 @@ def knn_graph(
     if not 1 <= k < n:
         raise LosstopoError(f"k must be between 1 and the number of points - 1 ({n - 1}), got {k}")
     tree = cKDTree(points)
-    # Query generously, then order candidates by (distance, index) and keep k of them.
-    extra = min(n, k + 1 + max(8, k))
-    distances, indices = tree.query(points, k=extra)
-    rows, cols = [], []
-    for i in range(n):
-        keep = indices[i] != i
-        d, j = distances[i][keep], indices[i][keep]
-        order = np.lexsort((j, d))
-        chosen = j[order][:k]
-        # a tie at the k-th distance continuing past the queried candidates is resolved
-        # by index among those seen; widen the query if the boundary is a tie
-        if len(d) and len(chosen) == k and extra < n and d[order][k - 1] == d.max():
-            dd, jj = tree.query(points[i], k=n)
-            keep2 = jj != i
-            order2 = np.lexsort((jj[keep2], dd[keep2]))
-            chosen = jj[keep2][order2][:k]
-        rows.extend([i] * len(chosen))
-        cols.extend(chosen.tolist())
+    chosen = np.empty((n, k), dtype=np.int64)
+    pending = np.arange(n)
+    # Query generously, order the candidates by (distance, index) and keep k of them. Where
+    # the k-th distance ties with the farthest candidate returned, equidistant points may lie
+    # beyond the query: those points are queried again with twice as many candidates.
+    count = min(n, k + 1 + max(8, k))
+    while pending.size:
+        distances, indices = tree.query(points[pending], k=count)
+        distances = distances.reshape(len(pending), -1)
+        indices = indices.reshape(len(pending), -1)
+        own = indices == pending[:, None]
+        distances = np.where(own, np.inf, distances)
+        indices = np.where(own, n, indices)
+        order = np.lexsort((indices, distances), axis=-1)
+        distances = np.take_along_axis(distances, order, axis=-1)
+        indices = np.take_along_axis(indices, order, axis=-1)
+        farthest = np.max(np.where(np.isfinite(distances), distances, -np.inf), axis=-1)
+        resolved = (distances[:, k - 1] < farthest) | (count >= n)
+        chosen[pending[resolved]] = indices[resolved, :k]
+        pending = pending[~resolved]
+        count = min(n, 2 * count)
+    rows = np.repeat(np.arange(n), k)
+    cols = chosen.ravel()
     directed = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n)).tocsr()
     both = directed.multiply(directed.T) if symmetrize == "mutual" else directed.maximum(directed.T)
     both = both.tocsr()
