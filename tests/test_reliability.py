@@ -197,3 +197,25 @@ def test_seeds_beyond_64_bits_are_rejected(tmp_path, capsys, value):
         main(["train-pinn", "--beta", "1", "--lr", "1", "--seed", value, "--out", str(tmp_path)])
     assert exit_info.value.code == 2
     assert "--seed: must be an integer in [0, 2**63)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fault", ["shape", "hparams", "nan"])
+def test_checkpoints_that_do_not_rebuild_name_the_file(run, tmp_path, capsys, fault):
+    import torch
+
+    checkpoint = torch.load(run / "model.pt", weights_only=True)
+    if fault == "shape":
+        name = next(iter(checkpoint["state_dict"]))
+        checkpoint["state_dict"][name] = torch.zeros(3, 3)
+    elif fault == "hparams":
+        checkpoint["hparams"]["no_such_option"] = 1
+    else:
+        name = next(iter(checkpoint["state_dict"]))
+        checkpoint["state_dict"][name] = checkpoint["state_dict"][name] * float("nan")
+    bad = tmp_path / "bad.pt"
+    torch.save(checkpoint, bad)
+    out = tmp_path / "hessian.nc"
+    assert main(["hessian", str(bad), "--top-k", "1", "--out", str(out)]) == 2
+    line = _one_error_line(capsys)
+    assert str(bad) in line
+    assert not out.exists()

@@ -77,4 +77,19 @@ def load_objective(
             raise LosstopoError(
                 f"{path}: the {problem.name} problem has no objective option {', '.join(unknown)}"
             )
-    return problem.objective(checkpoint, device, dtype, **options)
+    try:
+        objective = problem.objective(checkpoint, device, dtype, **options)
+    except LosstopoError:
+        raise
+    except (RuntimeError, TypeError, KeyError, ValueError) as exc:
+        # e.g. a state_dict of another architecture, or hparams the model does not take
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LosstopoError(
+            f"checkpoint {path} does not rebuild its {problem.name} model: "
+            f"{type(exc).__name__}: {reason}"
+        ) from None
+    theta = objective.theta()
+    if not bool(torch.isfinite(theta).all()):
+        bad = int((~torch.isfinite(theta)).sum())
+        raise LosstopoError(f"checkpoint {path} has {bad} non-finite weights")
+    return objective
