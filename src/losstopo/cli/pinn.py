@@ -156,7 +156,7 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         type=beta_lr,
         default=None,
         metavar="BETA:LR",
-        help="outline these cells (e.g. the analysed runs: 1:1 30:0.01)",
+        help="outline these cells (e.g. the analysed runs: 1:1 6:0.01 70:0.01)",
     )
     p.add_argument("--title", default=None, help="figure title")
     p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")

@@ -685,7 +685,13 @@ def extent_study(table: pd.DataFrame) -> Figure:
                     ax.scatter(
                         rows_.distance, rows_[column], color=colour, s=14, alpha=0.6, linewidths=0
                     )
-                    mean = rows_.groupby("distance")[column].mean()
+                    # the basin share spans decades: its line is the seeds' geometric mean
+                    values = rows_[column].astype(float)
+                    if column == "basin_fraction":
+                        values = np.log10(values)
+                    mean = values.groupby(rows_.distance).mean()
+                    if column == "basin_fraction":
+                        mean = 10.0**mean
                     ax.plot(mean.index, mean.values, color=colour, ls=styles[d], lw=1.5)
             if column == "basin_fraction":
                 ax.axhline(BASIN_FRACTION_CRITERION, color="0.3", ls="--", lw=1, gid="criterion")
@@ -697,7 +703,7 @@ def extent_study(table: pd.DataFrame) -> Figure:
                 ax.set_xlabel("landscape extent (distance)")
     handles = [Line2D([], [], color=colour, marker="o", label=label) for _, colour, label in cells]
     handles.append(Line2D([], [], color="0.3", ls="", marker="o", alpha=0.6, label="one seed"))
-    handles.append(Line2D([], [], color="0.3", label="seed mean"))
+    handles.append(Line2D([], [], color="0.3", label="seed mean (geometric for the basin share)"))
     if len(dims) > 1:
         handles += [Line2D([], [], color="0.3", ls=styles[d], label=f"{int(d)}-D") for d in dims]
     handles.append(Line2D([], [], color="0.3", ls="--", lw=1, label="1 % basin criterion"))
@@ -706,8 +712,9 @@ def extent_study(table: pd.DataFrame) -> Figure:
     )
     dims_text = "/".join(f"{int(d)}-D" for d in dims)
     fig.suptitle(
-        f"Landscape extent study: shape descriptors vs extent ({len(table)} landscapes, "
-        f"{dims_text})",
+        f"Landscape extent study: shape descriptors vs extent "
+        f"({len(table) // max(len(connectivities), 1)} landscapes × {len(connectivities)} "
+        f"connectivities, {dims_text})",
         fontsize=10,
     )
     fig.tight_layout(rect=(0, 0, 0.86, 0.95))

@@ -162,9 +162,10 @@ def draw_profile(
         )
         outline.set_gid("trained-basin")
         ax.add_collection(outline)
-    for points, color, gid, label in (
-        (profile.minima, MINIMUM_COLOR, "minima", "minimum"),
-        (profile.saddles, SADDLE_COLOR, "saddles", "saddle"),
+    # minima above saddles: a shallow minimum sits just below the saddle where it dies
+    for points, color, gid, label, order in (
+        (profile.minima, MINIMUM_COLOR, "minima", "minimum", 3.5),
+        (profile.saddles, SADDLE_COLOR, "saddles", "saddle", 3),
     ):
         if len(points):
             markers = ax.scatter(
@@ -172,7 +173,7 @@ def draw_profile(
                 y_values(profile, points[:, 1], y, shift),
                 s=marker_size,
                 color=color,
-                zorder=3,
+                zorder=order,
                 linewidths=0,
                 label=label,
             )
