@@ -298,8 +298,8 @@ def unet_topology_table(topology_files: list[str | Path]) -> pd.DataFrame:
         missing = [c for c in needed if c not in attrs]
         if missing:
             raise LosstopoError(f"topology file {path} lacks attribute(s) {', '.join(missing)}")
-        metrics = json.loads(attrs["landscape_checkpoint_metrics"])
-        hparams = json.loads(attrs["landscape_problem_hparams"])
+        metrics = _json_attr(attrs, "landscape_checkpoint_metrics", path)
+        hparams = _json_attr(attrs, "landscape_problem_hparams", path)
         eigenvalues = np.atleast_1d(attrs.get("landscape_eigenvalues", [np.nan]))
         rows.append(
             {

@@ -200,10 +200,6 @@ def _cmd_topology(args: argparse.Namespace) -> None:
     from losstopo.topology.summary import summarize
     from losstopo.topology.topology_file import topology_dataset, write_topology
 
-    if args.persistence_threshold < 0:
-        raise LosstopoError(
-            f"--persistence-threshold must be >= 0, got {args.persistence_threshold}"
-        )
     if not 0 <= args.summary_threshold < 1:
         raise LosstopoError(f"--summary-threshold must be in [0, 1), got {args.summary_threshold}")
     landscape = read_landscape(args.landscape)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from losstopo.topology.mergetree import ROOT, MergeTree
+from losstopo.topology.mergetree import MINIMUM, ROOT, MergeTree
 
 
 def log_shift(values: np.ndarray) -> float:
@@ -71,18 +71,10 @@ def center_vertex(shape: tuple[int, ...]) -> int:
     return int(np.ravel_multi_index(tuple(s // 2 for s in shape), shape))
 
 
-def _children(tree: MergeTree) -> list[list[int]]:
-    children: list[list[int]] = [[] for _ in range(len(tree.node_vertex))]
-    for node, parent in enumerate(tree.node_parent):
-        if parent >= 0:
-            children[int(parent)].append(node)
-    return children
-
-
 def trained_basin(tree: MergeTree, center: int | None = None) -> TrainedBasin:
     """The basin of ``center`` (default: the grid's centre vertex); see the module docstring."""
     center = center_vertex(tree.shape) if center is None else int(center)
-    children = _children(tree)
+    children = tree.children()
     node = int(tree.segmentation[center])
     parent = int(tree.node_parent[node])
     if tree.node_kind[node] == ROOT or parent < 0:
@@ -168,7 +160,5 @@ def shape_descriptors(
 
 
 def _is_minimum_vertex(tree: MergeTree, vertex: int) -> bool:
-    from losstopo.topology.mergetree import MINIMUM
-
     minima = tree.node_vertex[tree.node_kind == MINIMUM]
     return bool(np.any(minima == vertex))

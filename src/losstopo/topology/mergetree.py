@@ -261,6 +261,14 @@ class MergeTree:
         }
         return topology_dataset(self, names, coords or {}, {**base, **(attrs or {})})
 
+    def children(self) -> list[list[int]]:
+        """Child nodes of every node (children are created before their parents)."""
+        children: list[list[int]] = [[] for _ in range(len(self.node_vertex))]
+        for node, parent in enumerate(self.node_parent):
+            if parent >= 0:
+                children[int(parent)].append(node)
+        return children
+
     @property
     def n_minima(self) -> int:
         return int(np.count_nonzero(self.node_kind == MINIMUM))

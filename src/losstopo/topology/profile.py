@@ -66,14 +66,6 @@ class Profile:
         return (np.asarray(y, dtype=float) + self.log_shift) / reference
 
 
-def _children(tree: MergeTree) -> list[list[int]]:
-    children: list[list[int]] = [[] for _ in range(len(tree.node_vertex))]
-    for node, parent in enumerate(tree.node_parent):
-        if parent >= 0:
-            children[parent].append(node)
-    return children
-
-
 def _order_key(tree: MergeTree, order: str) -> np.ndarray:
     """Sort key per node: larger first."""
     if order == "width":
@@ -117,7 +109,7 @@ def landscape_profile(
     ``center`` is the vertex of the trained weights θ (default: the grid's centre vertex);
     its basin and its loss (the reference of ``ArcPolygon.fill_decades``) are recorded.
     """
-    children = _children(tree)
+    children = tree.children()
     key = _order_key(tree, order)
     n_nodes = len(tree.node_vertex)
     roots = [int(n) for n in np.flatnonzero(tree.node_parent < 0)]

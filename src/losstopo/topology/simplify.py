@@ -61,10 +61,7 @@ def simplify_by(tree: MergeTree, keep_pair: np.ndarray) -> MergeTree:
     branch = branch_minima(tree)
     removed = ~kept_branch[branch]
 
-    children: list[list[int]] = [[] for _ in range(n_nodes)]
-    for node in range(n_nodes):
-        if tree.node_parent[node] >= 0:
-            children[tree.node_parent[node]].append(node)
+    children = tree.children()
     regular = np.zeros(n_nodes, dtype=bool)
     elder_child = np.full(n_nodes, -1, dtype=np.int64)
     for node in np.flatnonzero((tree.node_kind == SADDLE) & ~removed):
