@@ -1,6 +1,6 @@
 # losstopo: reproduce "Visualizing Loss Functions as Topological Landscape Profiles"
 # (Geniesse et al., arXiv 2411.12136). Every rule calls the losstopo CLI; see README.md.
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -9,9 +9,6 @@ configfile: "config.yaml"
 
 
 report: "report/workflow.rst"
-
-
-validate(config, "config.schema.yaml")
 
 
 wildcard_constraints:

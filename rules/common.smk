@@ -39,10 +39,29 @@ def check_config_numbers(value, schema, key="config"):
             check_config_numbers(item, schema.get("items", {}), f"{key}[{index}]")
 
 
-with open(os.path.join(workflow.basedir, "config.schema.yaml")) as _schema:
-    import yaml
+def config_key(path):
+    """A config location as written in YAML terms: config.pinn.betas[1]."""
+    return "config" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
 
-    check_config_numbers(config, yaml.safe_load(_schema), "config")
+
+def validate_config(config, schema_path):
+    """Schema validation with one line naming the offending key (Snakemake's own message
+    prints the whole schema), then Snakemake's validation, which fills in the defaults."""
+    import jsonschema
+    import yaml
+    from snakemake.utils import validate
+
+    with open(schema_path) as handle:
+        schema = yaml.safe_load(handle)
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is not None:
+        raise ValueError(f"{config_key(error.absolute_path)}: {error.message}")
+    check_config_numbers(config, schema, "config")
+    validate(config, schema_path)
+
+
+validate_config(config, os.path.join(workflow.basedir, "config.schema.yaml"))
 
 
 LANDSCAPE_GRIDS = {grid["dims"]: grid["resolution"] for grid in config["landscape"]["grids"]}

@@ -112,6 +112,32 @@ def test_load_checkpoint_errors(tmp_path):
         load_objective(unknown, torch.device("cpu"))
 
 
+class _RunsAShellCommand:
+    """A pickle payload that would run a shell command if it were unpickled unsafely."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_refused_pickle_names_the_blocked_global(tmp_path):
+    marker = tmp_path / "EXECUTED"
+    hostile = tmp_path / "hostile.pt"
+    torch.save({"hparams": {}, "state_dict": _RunsAShellCommand(marker)}, hostile)
+    with pytest.raises(LosstopoError) as info:
+        load_checkpoint(hostile)
+    message = str(info.value)
+    assert "hostile.pt" in message
+    assert "GLOBAL posix.system" in message or "GLOBAL nt.system" in message
+    assert "weights_only` set to `False`" not in message  # never advise the unsafe reload
+    assert "\n" not in message
+    assert not marker.exists()
+
+
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "losstopo", *args],

@@ -82,14 +82,28 @@ def test_bad_config_fails_before_any_job(tmp_path):
         ("pinn:\n  learning_rates: [1.0, .inf]\n", "config.pinn.learning_rates[1]: inf"),
         ("unet:\n  crf_taps: 10\n", "config unet.crf_taps must be odd"),
         ("unet:\n  image_size: 8\n  depth: 6\n", "unet.image_size 8 is too small"),
+        ("pinn: 3\n", "config.pinn: 3 is not of type 'object'"),
+        ("pinn:\n  optimizer: sgd\n", "config.pinn.optimizer: 'sgd' is not one of"),
+        ("landscape:\n  grids: [{dims: 2}]\n", "config.landscape.grids[0]: 'resolution' is"),
+        ('unet:\n  data_dir: "pets\\nrm -rf x"\n', "config.unet.data_dir: 'pets\\nrm -rf x' does"),
     ],
 )
-def test_numbers_the_cli_would_reject_fail_the_dry_run_naming_the_key(tmp_path, text, needle):
+def test_config_values_the_cli_would_reject_fail_the_dry_run_naming_the_key(tmp_path, text, needle):
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
     result = _snakemake(["-n", "--configfile", str(bad)], tmp_path)
     assert result.returncode != 0
     assert needle in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("text", ["", "- a list\n", "just a string\n"])
+def test_a_config_file_without_top_level_keys_fails_before_any_job(tmp_path, text):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    result = _snakemake(["--cores", "1", "--configfile", str(bad)], tmp_path)
+    assert result.returncode != 0
+    assert "Config file must be given as JSON or YAML with keys at top level" in result.stderr
+    assert not (tmp_path / "results").exists()
 
 
 def test_missing_real_pets_data_fails_before_any_job_with_the_url(tmp_path):

@@ -45,8 +45,15 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def _reason(exc: BaseException) -> str:
-    """The informative line of a torch.load error (its messages span many lines)."""
+    """The informative line of a torch.load error (its messages span many lines).
+
+    A pickle that asks for a global outside the safe set is named by that global; the
+    advice torch gives (reload without ``weights_only``) would execute the file's code.
+    """
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        if "GLOBAL" in line:
+            return f"refused to unpickle it: {line.rstrip('.')}"
     for line in lines:
         if "WeightsUnpickler error" in line:
             return line
