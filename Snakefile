@@ -20,12 +20,14 @@ wildcard_constraints:
     connectivity=r"full|freudenthal|axis|knn",
     tile=r"[0-9]+",
     epoch=r"[0-9]{3}",
+    problem=r"[a-z][a-z0-9_]*",
+    run=r"[^/]+",
+    ckpt=r"[^/]+",
 
 
 include: "rules/common.smk"
 include: "rules/pinn.smk"
-include: "rules/hessian.smk"
-include: "rules/landscape.smk"
+include: "rules/analysis.smk"
 include: "rules/topology.smk"
 include: "rules/figures.smk"
 include: "rules/unet.smk"
@@ -37,32 +39,24 @@ localrules:
     all,
     estimate,
     pinn_errors,
-    topology_summary,
+    topology_table,
     fig3_error_heatmap,
     fig3_profiles,
     figA5_profiles_by_dimension,
     fig_topology_vs_error,
-    extent_study,
     fig_extent_profiles,
     fig_extent_study,
     unet_accuracy,
     fig4_accuracy_heatmap,
     fig4_profiles,
     figB6_profiles_by_lr,
-    unet_topology_summary,
     fig_unet_topology_vs_accuracy,
+    fig_model_profiles,
 
 
 rule all:
     default_target: True
     input:
-        rules.pinn_errors.output,
-        rules.fig3_error_heatmap.output,
-        rules.topology_summary.output,
-        rules.fig3_profiles.output,
-        rules.figA5_profiles_by_dimension.output,
-        rules.fig_topology_vs_error.output,
-        rules.extent_study.output,
-        rules.fig_extent_profiles.output,
-        rules.fig_extent_study.output,
+        pinn_targets(),
         unet_targets(),
+        model_targets(),

@@ -1,6 +1,7 @@
 # Shared helpers: run naming, package-source inputs, and how rules reach the CLI
 # (every rule runs `python -m losstopo ...`).
 import os
+import re
 import sys
 from itertools import product
 
@@ -18,6 +19,25 @@ os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.g
 
 # (shell.prefix is formatted again like a shell command, hence the quadrupled braces.)
 shell.prefix(f'set -euo pipefail; export PYTHONPATH="{SRC}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')
+
+
+def analysis_dir(problem, run, ckpt):
+    """Where the analysis of one checkpoint lives: hessian.nc, landscapes, merge trees."""
+    return f"results/{problem}/{run}/{ckpt}"
+
+
+ANALYSIS_NAME = "{problem}/{run}/{ckpt}"
+ANALYSIS_DIR = analysis_dir("{problem}", "{run}", "{ckpt}")
+
+
+def logs(stage, name=ANALYSIS_NAME):
+    """Log file of a job of ``stage`` (default: one per analysed checkpoint)."""
+    return f"results/logs/{stage}/{name}.log"
+
+
+def benchmarks(stage, name=ANALYSIS_NAME):
+    """Benchmark record of a job of ``stage``."""
+    return f"results/benchmarks/{stage}/{name}.tsv"
 
 
 def check_config_numbers(value, schema, key="config"):
@@ -101,24 +121,17 @@ def pinn_run_files(name):
     ]
 
 
-def pinn_analysis_files(name):
-    """Paths of ``name`` in every run selected for Hessian and landscape analysis."""
-    return [f"{run}/{name}" for run in analysis_run_dirs()]
-
-
 def analysis_run_dirs():
-    """Run directories of the analysed PINN runs, rows = cells, columns = seeds."""
+    """Analysis directories of the analysed PINN runs (their checkpoint ``model``), rows =
+    cells, columns = seeds."""
     analysis = config["pinn"]["analysis"]
     return [
-        f"results/pinn/beta{fmt_number(cell['beta'])}_lr{fmt_number(cell['lr'])}_seed{seed}"
+        analysis_dir(
+            "pinn", f"beta{fmt_number(cell['beta'])}_lr{fmt_number(cell['lr'])}_seed{seed}", "model"
+        )
         for cell in analysis["cells"]
         for seed in analysis["seeds"]
     ]
-
-
-def landscape_resolution(dims):
-    """Points per axis of the configured ``dims``-D landscape."""
-    return LANDSCAPE_GRIDS[int(dims)]
 
 
 DISTANCE = fmt_number(config["landscape"]["distance"])
@@ -136,14 +149,14 @@ if EXTENT_DIMS not in LANDSCAPE_GRIDS:
     )
 
 
-def landscape_file(run, dims, distance=DISTANCE):
-    """A PINN run's ``dims``-D landscape at relative ``distance``."""
-    return f"{run}/landscape_{dims}d_d{distance}.nc"
+def landscape_file(directory, dims, distance=DISTANCE):
+    """A checkpoint's ``dims``-D landscape at relative ``distance``."""
+    return f"{directory}/landscape_{dims}d_d{distance}.nc"
 
 
-def topology_file(run, dims, distance=DISTANCE, connectivity=CONNECTIVITY):
+def topology_file(directory, dims, distance=DISTANCE, connectivity=CONNECTIVITY):
     """The merge tree of :func:`landscape_file` with one connectivity."""
-    return f"{run}/topology_{dims}d_d{distance}_{connectivity}.nc"
+    return f"{directory}/topology_{dims}d_d{distance}_{connectivity}.nc"
 
 
 def pinn_topology_files():
@@ -204,7 +217,9 @@ def extent_profile_files():
     """Extent figure panels: rows = analysed cells (first seed), columns = distances."""
     seed = config["pinn"]["analysis"]["seeds"][0]
     runs = [
-        f"results/pinn/beta{fmt_number(cell['beta'])}_lr{fmt_number(cell['lr'])}_seed{seed}"
+        analysis_dir(
+            "pinn", f"beta{fmt_number(cell['beta'])}_lr{fmt_number(cell['lr'])}_seed{seed}", "model"
+        )
         for cell in config["pinn"]["analysis"]["cells"]
     ]
     return [topology_file(run, EXTENT_DIMS, d) for run in runs for d in EXTENT_DISTANCES]
@@ -270,18 +285,16 @@ def unet_checkpoint_dirs(learning_rates, seeds, epochs):
     ]
 
 
-def unet_analysis_files(name):
-    """``name`` in the analysis directory of every analysed checkpoint."""
-    dirs = unet_checkpoint_dirs(
-        UNET["learning_rates"], UNET["analysis"]["seeds"], unet_analysis_epochs()
-    )
-    return [f"{d}/{name}" for d in dirs]
+UNET_DISTANCE = fmt_number(UNET["landscape"]["distance"])
 
 
-def unet_panels(dirs):
-    """Files and ``DIR:2`` arguments of a profile grid over checkpoint directories."""
-    files = [f"{d}/{name}" for d in dirs for name in ("topology_2d.nc", "landscape_2d.nc")]
-    return files, " ".join(f"{d}:2" for d in dirs)
+def unet_topology_files(dirs=None):
+    """The 2-D merge trees of UNet checkpoint directories (default: every analysed one)."""
+    if dirs is None:
+        dirs = unet_checkpoint_dirs(
+            UNET["learning_rates"], UNET["analysis"]["seeds"], unet_analysis_epochs()
+        )
+    return [topology_file(d, 2, UNET_DISTANCE, CONNECTIVITY) for d in dirs]
 
 
 def _check_unet_config():
@@ -325,6 +338,23 @@ if UNET["enabled"] and not UNET_SYNTHETIC and not os.path.isfile(UNET_DATA_INPUT
     )
 
 
+def pinn_targets():
+    """Everything the PINN study adds to `all` (nothing when it is disabled)."""
+    if not config["pinn"]["enabled"]:
+        return []
+    return [
+        rules.pinn_errors.output,
+        rules.fig3_error_heatmap.output,
+        "results/tables/topology_summary.csv",
+        rules.fig3_profiles.output,
+        rules.figA5_profiles_by_dimension.output,
+        rules.fig_topology_vs_error.output,
+        "results/tables/extent_study.csv",
+        rules.fig_extent_profiles.output,
+        rules.fig_extent_study.output,
+    ]
+
+
 def unet_targets():
     """Everything the segmentation study adds to `all` (nothing when it is disabled)."""
     if not UNET["enabled"]:
@@ -334,7 +364,161 @@ def unet_targets():
         rules.fig4_accuracy_heatmap.output,
         rules.fig4_profiles.output,
         rules.figB6_profiles_by_lr.output,
-        rules.unet_topology_summary.output,
+        "results/tables/unet_topology_summary.csv",
         rules.fig_unet_topology_vs_accuracy.output,
-        *unet_analysis_files("topology_2d.nc"),
+        *unet_topology_files(),
+    ]
+
+
+# Your own models (config `models`): checkpoint files by model name and file stem.
+def _model_checkpoints(index, entry):
+    import glob
+
+    patterns = entry["checkpoints"]
+    patterns = [patterns] if isinstance(patterns, str) else patterns
+    files = {}
+    for pattern in patterns:
+        matched = sorted(glob.glob(pattern))
+        if not matched:
+            raise ValueError(
+                f"config models[{index}].checkpoints: {pattern} matches no file (save the "
+                "model's checkpoints first)"
+            )
+        for path in matched:
+            stem = os.path.splitext(os.path.basename(path))[0]
+            if files.get(stem, path) != path:
+                raise ValueError(
+                    f"config models[{index}].checkpoints: {files[stem]} and {path} share the "
+                    f"name {stem}"
+                )
+            files[stem] = path
+    return files
+
+
+MODELS = {}
+for _index, _entry in enumerate(config["models"]):
+    if _entry["name"] in MODELS:
+        raise ValueError(f"config models[{_index}].name: {_entry['name']} is used twice")
+    if _entry["resolution"] % 2 == 0:
+        raise ValueError(f"config models[{_index}].resolution must be odd")
+    MODELS[_entry["name"]] = {**_entry, "files": _model_checkpoints(_index, _entry)}
+
+
+def model_factory_inputs(spec):
+    """The factory's file (FILE.py:function), so that editing it re-runs the analysis."""
+    where = spec.rpartition(":")[0]
+    return {"factory": where} if where.endswith(".py") else {}
+
+
+def model_dirs(name):
+    """Analysis directories of every checkpoint of one of your models."""
+    return [analysis_dir("models", name, stem) for stem in MODELS[name]["files"]]
+
+
+def model_topology_files(name, dims=None):
+    """Merge trees of one of your models' checkpoints (every configured dimension)."""
+    entry = MODELS[name]
+    distance = fmt_number(entry["distance"])
+    return [
+        topology_file(d, n, distance, CONNECTIVITY)
+        for n in ([dims] if dims else entry["dims"])
+        for d in model_dirs(name)
+    ]
+
+
+# Per-problem choices of the generic analysis rules (rules/analysis.smk), by the {problem}
+# path segment: where a checkpoint is, what else its objective reads, the CLI options that
+# choose its objective, and the Hessian and landscape settings.
+ANALYSIS = {
+    "pinn": dict(
+        checkpoint_file=lambda run, ckpt: f"results/pinn/{run}/{ckpt}.pt",
+        inputs={},
+        objective=[],
+        top_k=max(LANDSCAPE_GRIDS),
+        hessian_dtype=config["hessian"]["dtype"],
+        hessian_threads=config["hessian"]["threads"],
+        grids=LANDSCAPE_GRIDS,
+        normalization=config["landscape"]["normalization"],
+        landscape_dtype=config["landscape"]["dtype"],
+        landscape_threads=config["landscape"]["threads"],
+    ),
+    "unet": dict(
+        checkpoint_file=lambda run, ckpt: f"results/unet/{run}/checkpoints/{ckpt}.pt",
+        inputs={"data": UNET_DATA_INPUT},
+        objective=[
+            "--bn-mode",
+            UNET["landscape"]["bn_mode"],
+            "--objective-batch",
+            str(UNET["landscape"]["batch_size"]),
+            "--objective-batch-seed",
+            str(UNET["landscape"]["batch_seed"]),
+        ],
+        top_k=2,
+        hessian_dtype=UNET["landscape"]["hessian_dtype"],
+        hessian_threads=UNET["landscape"]["threads"],
+        grids={2: UNET["landscape"]["resolution"]},
+        normalization=UNET["landscape"]["normalization"],
+        landscape_dtype=UNET["landscape"]["dtype"],
+        landscape_threads=UNET["landscape"]["threads"],
+    ),
+    "models": dict(
+        checkpoint_file=lambda run, ckpt: MODELS[run]["files"][ckpt],
+        inputs=lambda run: model_factory_inputs(MODELS[run]["objective"]),
+        objective=lambda run: ["--objective", MODELS[run]["objective"]],
+        top_k=lambda run: max(MODELS[run]["dims"]),
+        hessian_dtype=lambda run: MODELS[run]["dtype"],
+        hessian_threads=lambda run: MODELS[run]["threads"],
+        grids=lambda run: {dims: MODELS[run]["resolution"] for dims in MODELS[run]["dims"]},
+        normalization=lambda run: MODELS[run]["normalization"],
+        landscape_dtype=lambda run: MODELS[run]["dtype"],
+        landscape_threads=lambda run: MODELS[run]["threads"],
+    ),
+}
+
+
+def analysis_setting(wildcards, name):
+    """One setting of the analysed problem (a per-run function for your own models)."""
+    value = ANALYSIS[wildcards.problem][name]
+    return value(wildcards.run) if callable(value) else value
+
+
+def setting(name):
+    """A rule parameter (or thread count) taken from the analysed problem's settings."""
+    return lambda wildcards: analysis_setting(wildcards, name)
+
+
+def analysis_inputs(wildcards):
+    """The checkpoint of the analysed problem, and what else its objective reads."""
+    path = ANALYSIS[wildcards.problem]["checkpoint_file"](wildcards.run, wildcards.ckpt)
+    return {"checkpoint": path, **analysis_setting(wildcards, "inputs")}
+
+
+def landscape_inputs(wildcards):
+    """The analysis inputs and the checkpoint's Hessian directions."""
+    directions = f"{ANALYSIS_DIR}/hessian.nc".format(**wildcards)
+    return {**analysis_inputs(wildcards), "directions": directions}
+
+
+def resolution(wildcards):
+    """Points per axis of the requested landscape dimension for the analysed problem."""
+    grids = analysis_setting(wildcards, "grids")
+    if int(wildcards.dims) not in grids:
+        raise ValueError(f"no {wildcards.dims}-D landscape is configured for {wildcards.problem}")
+    return grids[int(wildcards.dims)]
+
+
+def stage_gpus(stage):
+    """``gpu`` resource of an analysis job: 1 when config gpu_stages lists problem:stage."""
+    return lambda wildcards: int(f"{wildcards.problem}:{stage}" in config["gpu_stages"])
+
+
+def model_targets():
+    """Everything your own models add to `all`: a table and a profile figure per model."""
+    return [
+        out
+        for name in MODELS
+        for out in (
+            f"results/tables/models/{name}_topology_summary.csv",
+            f"results/figures/models/{name}_profiles.png",
+        )
     ]

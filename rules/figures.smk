@@ -185,3 +185,34 @@ rule fig_topology_vs_error:
         "python -m losstopo figure topology-vs-error {input.table:q}"
         " --connectivity {params.connectivity:q} --out {output.png:q} {output.pdf:q}"
         " > {log:q} 2>&1"
+
+
+rule fig_model_profiles:
+    input:
+        topology=lambda wildcards: model_topology_files(wildcards.name),
+        landscapes=lambda wildcards: profile_landscape_files(
+            model_topology_files(wildcards.name)
+        ),
+        code=PROFILE_SOURCES,
+    output:
+        png=report(
+            "results/figures/models/{name}_profiles.png",
+            caption="../report/model_profiles.rst",
+            category="Your models",
+            labels={"figure": "profiles of {name}"},
+        ),
+        pdf="results/figures/models/{name}_profiles.pdf",
+    log:
+        logs("model_profiles", "{name}"),
+    wildcard_constraints:
+        name="|".join(re.escape(name) for name in MODELS) or "^$",
+    params:
+        **PROFILE_OPTIONS,
+        columns=lambda wildcards: len(MODELS[wildcards.name]["files"]),
+        rows=lambda wildcards: [f"{dims}-D" for dims in MODELS[wildcards.name]["dims"]],
+        columns_text=lambda wildcards: list(MODELS[wildcards.name]["files"]),
+        title=lambda wildcards: f"{wildcards.name}: profiles by checkpoint",
+    conda:
+        "../envs/figures.yaml"
+    shell:
+        PROFILE_SHELL.replace(" --out ", " --title {params.title:q} --out ")

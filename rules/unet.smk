@@ -1,5 +1,5 @@
-# UNet-CRF segmentation study: data, training over epochs, per-checkpoint
-# Hessian directions, 2-D landscapes and merge trees, the accuracy table, Fig. 4 and Fig. B.6.
+# UNet-CRF segmentation study: data, training over epochs (a checkpoint per epoch, analysed
+# by rules/analysis.smk), the accuracy table, Fig. 4 and Fig. B.6.
 
 UNET_DATA_LABEL = " (SYNTHETIC data)" if UNET_SYNTHETIC else ""
 
@@ -73,101 +73,6 @@ rule train_unet:
         " --out {params.outdir:q} > {log:q} 2>&1"
 
 
-UNET_OBJECTIVE = [
-    "--bn-mode",
-    UNET["landscape"]["bn_mode"],
-    "--objective-batch",
-    str(UNET["landscape"]["batch_size"]),
-    "--objective-batch-seed",
-    str(UNET["landscape"]["batch_seed"]),
-]
-
-
-rule unet_hessian:
-    input:
-        checkpoint="results/unet/lr{lr}_seed{seed}/checkpoints/epoch_{epoch}.pt",
-        data=UNET_DATA_INPUT,
-    output:
-        "results/unet/lr{lr}_seed{seed}/epoch_{epoch}/hessian.nc",
-    log:
-        "results/logs/unet_hessian/lr{lr}_seed{seed}_epoch{epoch}.log",
-    benchmark:
-        "results/benchmarks/unet_hessian/lr{lr}_seed{seed}_epoch{epoch}.tsv"
-    params:
-        method=config["hessian"]["method"],
-        which=config["hessian"]["which"],
-        tol=config["hessian"]["tol"],
-        max_hvp=config["hessian"]["max_hvp"],
-        seed=config["hessian"]["seed"],
-        dtype=UNET["landscape"]["hessian_dtype"],
-        objective=UNET_OBJECTIVE,
-        device=lambda wildcards, resources: job_device(resources),
-    threads: UNET["landscape"]["threads"]
-    conda:
-        "../envs/unet.yaml"
-    shell:
-        "python -m losstopo hessian {input.checkpoint:q} --top-k 2 --method {params.method:q}"
-        " --which {params.which:q} --tol {params.tol} --max-hvp {params.max_hvp}"
-        " --seed {params.seed} --dtype {params.dtype:q} {params.objective:q}"
-        " --threads {threads} --device {params.device:q} --out {output:q} > {log:q} 2>&1"
-
-
-rule unet_landscape:
-    input:
-        checkpoint="results/unet/lr{lr}_seed{seed}/checkpoints/epoch_{epoch}.pt",
-        directions="results/unet/lr{lr}_seed{seed}/epoch_{epoch}/hessian.nc",
-        data=UNET_DATA_INPUT,
-    output:
-        "results/unet/lr{lr}_seed{seed}/epoch_{epoch}/landscape_2d.nc",
-    log:
-        "results/logs/unet_landscape/lr{lr}_seed{seed}_epoch{epoch}.log",
-    benchmark:
-        "results/benchmarks/unet_landscape/lr{lr}_seed{seed}_epoch{epoch}.tsv"
-    params:
-        resolution=UNET["landscape"]["resolution"],
-        distance=UNET["landscape"]["distance"],
-        normalization=UNET["landscape"]["normalization"],
-        dtype=UNET["landscape"]["dtype"],
-        memory_budget=UNET["landscape"]["memory_budget_mb"],
-        objective=UNET_OBJECTIVE,
-        device=lambda wildcards, resources: job_device(resources),
-    threads: UNET["landscape"]["threads"]
-    conda:
-        "../envs/unet.yaml"
-    shell:
-        "python -m losstopo landscape {input.checkpoint:q} --directions {input.directions:q}"
-        " --dims 2 --resolution {params.resolution} --distance {params.distance}"
-        " --normalization {params.normalization:q} --dtype {params.dtype:q}"
-        " --memory-budget {params.memory_budget} {params.objective:q}"
-        " --threads {threads} --device {params.device:q} --out {output:q} > {log:q} 2>&1"
-
-
-rule unet_topology:
-    input:
-        landscape="results/unet/lr{lr}_seed{seed}/epoch_{epoch}/landscape_2d.nc",
-        code=TOPOLOGY_SOURCES,
-    output:
-        "results/unet/lr{lr}_seed{seed}/epoch_{epoch}/topology_2d.nc",
-    log:
-        "results/logs/unet_topology/lr{lr}_seed{seed}_epoch{epoch}.log",
-    params:
-        connectivity=CONNECTIVITY,
-        k=("--k {}".format(config["topology"]["k"]) if config["topology"]["k"] else ""),
-        symmetrize=config["topology"]["symmetrize"],
-        threshold=config["topology"]["persistence_threshold"],
-        relative="--relative" if config["topology"]["relative"] else "",
-        summary_threshold=config["topology"]["summary_threshold"],
-        log_threshold=config["topology"]["log_threshold"],
-    conda:
-        "../envs/topology.yaml"
-    shell:
-        "python -m losstopo topology {input.landscape:q} --connectivity {params.connectivity:q}"
-        " {params.k} --symmetrize {params.symmetrize:q}"
-        " --persistence-threshold {params.threshold} {params.relative}"
-        " --summary-threshold {params.summary_threshold}"
-        " --log-threshold {params.log_threshold} --out {output:q} > {log:q} 2>&1"
-
-
 rule unet_accuracy:
     input:
         metrics=[f"{run}/metrics.csv" for run in unet_runs()],
@@ -181,21 +86,6 @@ rule unet_accuracy:
         "../envs/figures.yaml"
     shell:
         "python -m losstopo unet-table {input.metrics:q} --out {output:q} > {log:q} 2>&1"
-
-
-rule unet_topology_summary:
-    input:
-        topology=unet_analysis_files("topology_2d.nc"),
-        code=package_sources("tables.py"),
-    output:
-        "results/tables/unet_topology_summary.csv",
-    log:
-        "results/logs/unet_topology_summary.log",
-    conda:
-        "../envs/topology.yaml"
-    shell:
-        "python -m losstopo unet-topology-table {input.topology:q} --out {output:q}"
-        " > {log:q} 2>&1"
 
 
 rule fig_unet_topology_vs_accuracy:
@@ -257,8 +147,8 @@ FIGB6_DIRS = [
 
 rule fig4_profiles:
     input:
-        topology=[f"{d}/topology_2d.nc" for d in FIG4_DIRS],
-        landscapes=[f"{d}/landscape_2d.nc" for d in FIG4_DIRS],
+        topology=unet_topology_files(FIG4_DIRS),
+        landscapes=profile_landscape_files(unet_topology_files(FIG4_DIRS)),
         code=PROFILE_SOURCES,
     output:
         png=report(
@@ -288,8 +178,8 @@ rule fig4_profiles:
 
 rule figB6_profiles_by_lr:
     input:
-        topology=[f"{d}/topology_2d.nc" for d in FIGB6_DIRS],
-        landscapes=[f"{d}/landscape_2d.nc" for d in FIGB6_DIRS],
+        topology=unet_topology_files(FIGB6_DIRS),
+        landscapes=profile_landscape_files(unet_topology_files(FIGB6_DIRS)),
         code=PROFILE_SOURCES,
     output:
         png=report(

@@ -247,44 +247,10 @@ def test_topology_cli_bad_input(tmp_path, landscape_file, capsys):
     assert not out.exists()
 
 
-def test_topology_table_joins_run_metrics(landscape_file):
-    path, _ = landscape_file
-    out = path.parent / "topology_2d.nc"
-    assert main(["topology", str(path), "--out", str(out)]) == 0
-    metrics = path.parent / "metrics.json"
-    metrics.write_text(
-        json.dumps(
-            {
-                "beta": 1.0,
-                "lr": 1.0,
-                "seed": 3,
-                "optimizer": "lbfgs",
-                "relative_l2_error": 0.02,
-                "abs_error": 0,
-                "linf_relative_error": 0,
-                "final_loss": 0,
-                "loss_ic": 0,
-                "loss_bc": 0,
-                "loss_residual": 0,
-                "iterations": 1,
-                "iteration_budget": 1,
-                "seconds": 0,
-                "diverged": False,
-            }
-        )
-    )
-    csv = path.parent / "summary.csv"
-    assert main(["topology-table", str(out), "--metrics", str(metrics), "--out", str(csv)]) == 0
-    table = pd.read_csv(csv)
-    assert len(table) == 1
-    row = table.iloc[0]
-    assert row.seed == 3 and row.relative_l2_error == 0.02 and row.dims == 2
-    assert row.n_minima_raw == xr.open_dataset(out).attrs["n_minima_raw"]
-
-
 def test_topology_table_reads_run_metrics_from_the_landscape(tmp_path):
-    """Without --metrics, β, lr, seed and error come from the checkpoint provenance that the
-    landscape carries into topology.nc; regimes label the cells; descriptors are columns."""
+    """β, lr, seed and error come from the checkpoint's fields and metrics that the landscape
+    carries into topology.nc; regimes label the cells; descriptors are columns; the run and
+    checkpoint are the folders above the file."""
     axes = grid_axes(2, 9, 0.1)
     x, y = np.meshgrid(axes[0], axes[1], indexing="ij")
     loss = 1e-3 + x**2 + 4 * y**2
@@ -292,22 +258,76 @@ def test_topology_table_reads_run_metrics_from_the_landscape(tmp_path):
         "distance": 0.1,
         "problem_hparams": {"beta": 6.0, "lr": 0.01},
         "checkpoint_seed": 1,
-        "checkpoint_metrics": {"relative_l2_error": 0.3},
+        "checkpoint_metrics": {"relative_l2_error": 0.3, "iterations": 40},
+        "run_fields": {"beta": 6.0, "lr": 0.01, "seed": 1},
+        "table_metrics": ["relative_l2_error"],
+        "problem": "convection",
     }
     ds = landscape_dataset(LandscapeResult(loss, axes, 1, 1.0), np.ones(2), np.eye(2), attrs)
-    path = tmp_path / "extent" / "landscape.nc"
-    path.parent.mkdir()
+    path = tmp_path / "beta6_lr0.01_seed1" / "model" / "landscape.nc"
+    path.parent.mkdir(parents=True)
     write_landscape(ds, path)
     out = path.parent / "topology.nc"
     assert main(["topology", str(path), "--connectivity", "knn", "--out", str(out)]) == 0
     csv = tmp_path / "table.csv"
     args = ["topology-table", str(out), "--regime", "6:0.01:transition", "--out", str(csv)]
     assert main(args) == 0
-    row = pd.read_csv(csv).iloc[0]
+    table = pd.read_csv(csv)
+    row = table.iloc[0]
     assert (row.beta, row.lr, row.seed, row.relative_l2_error) == (6.0, 0.01, 1, 0.3)
+    assert (row.problem, row.run, row.checkpoint) == ("convection", "beta6_lr0.01_seed1", "model")
+    assert "iterations" not in table  # only the problem's table metrics are columns
     assert row.regime == "transition" and row.connectivity == "knn" and row.distance == 0.1
     # a single bowl: the trained basin is the whole grid, as deep as the loss range
     assert row.basin_fraction == 1.0 and row.n_minima_above_log == 1
     assert row.basin_depth_decades == pytest.approx(np.log10(loss.max() / loss[4, 4]))
     assert row.center_loss == pytest.approx(loss[4, 4])
     assert main(["topology-table", str(out), "--regime", "6:x", "--out", str(csv)]) == 2
+
+
+def _topology_of(tmp_path, name, problem, fields, metrics):
+    """A topology file of a tiny bowl landscape whose checkpoint has ``fields``."""
+    axes = grid_axes(2, 5, 0.1)
+    x, y = np.meshgrid(axes[0], axes[1], indexing="ij")
+    attrs = {
+        "distance": 0.1,
+        "problem": problem,
+        "problem_hparams": {},
+        "checkpoint_seed": -1,
+        "checkpoint_metrics": metrics,
+        "run_fields": fields,
+        "table_metrics": list(metrics),
+    }
+    result = LandscapeResult(1 + x**2 + y**2, axes, 1, 1.0)
+    path = tmp_path / "run" / name / "landscape.nc"
+    path.parent.mkdir(parents=True)
+    write_landscape(landscape_dataset(result, np.ones(2), np.eye(2), attrs), path)
+    out = path.parent / "topology.nc"
+    assert main(["topology", str(path), "--out", str(out)]) == 0
+    return out
+
+
+def test_topology_table_orders_rows_by_fields_with_learning_rates_descending(tmp_path):
+    files = [
+        _topology_of(tmp_path, f"c{i}", "segmentation", {"lr": lr, "seed": 0, "epoch": e}, {})
+        for i, (lr, e) in enumerate([(0.001, 2), (0.01, 3), (0.001, 1), (0.01, 0)])
+    ]
+    csv = tmp_path / "table.csv"
+    assert main(["topology-table", *map(str, files), "--out", str(csv)]) == 0
+    table = pd.read_csv(csv)
+    assert list(zip(table.lr, table.epoch, strict=True)) == [
+        (0.01, 0),
+        (0.01, 3),
+        (0.001, 1),
+        (0.001, 2),
+    ]
+    assert list(table.checkpoint) == ["c3", "c1", "c2", "c0"]
+
+
+def test_topology_table_refuses_mixed_problems_and_missing_metrics(tmp_path, capsys):
+    a = _topology_of(tmp_path, "a", "convection", {"beta": 1.0}, {"relative_l2_error": 0.1})
+    b = _topology_of(tmp_path, "b", "model", {}, {"accuracy": 0.9})
+    csv = tmp_path / "table.csv"
+    assert main(["topology-table", str(a), str(b), "--out", str(csv)]) == 2
+    assert "different problems (convection, model)" in capsys.readouterr().err
+    assert not csv.exists()

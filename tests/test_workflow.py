@@ -21,7 +21,8 @@ from snakemake.utils import validate
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = str(REPO / "config.schema.yaml")
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-GPU_RULES = ("landscape", "train_unet", "unet_hessian", "unet_landscape")
+# (rule, problem) of the jobs that take a GPU in the GPU and SLURM profiles
+GPU_JOBS = {("landscape", "pinn"), ("landscape", "unet"), ("hessian", "unet"), ("train_unet", "")}
 
 
 def _load(name: str) -> dict:
@@ -166,27 +167,27 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
     for cell in smoke["pinn"]["analysis"]["cells"]:
         for seed in smoke["pinn"]["analysis"]["seeds"]:
             name = f"beta{float(cell['beta']):g}_lr{float(cell['lr']):g}_seed{seed}"
-            hessian = xr.open_dataset(tmp_path / "results/pinn" / name / "hessian.nc")
+            analysis = tmp_path / "results/pinn" / name / "model"
+            hessian = xr.open_dataset(analysis / "hessian.nc")
             top_k = max(grid["dims"] for grid in smoke["landscape"]["grids"])
             assert hessian.eigenvalues.size == top_k
             assert hessian.eigenvectors.shape[1] == 7851
             assert hessian.attrs["method"] == smoke["hessian"]["method"]
-            assert (tmp_path / f"results/benchmarks/hessian/{name}.tsv").exists()
+            assert (tmp_path / f"results/benchmarks/hessian/pinn/{name}/model.tsv").exists()
             distance = f"{smoke['landscape']['distance']:g}"
             for grid in smoke["landscape"]["grids"]:
                 dims, resolution = grid["dims"], grid["resolution"]
                 stem = f"{dims}d_d{distance}"
-                path = tmp_path / "results/pinn" / name / f"landscape_{stem}.nc"
+                path = analysis / f"landscape_{stem}.nc"
                 landscape = xr.open_dataset(path)
                 assert landscape.loss.shape == (resolution,) * dims
                 assert landscape.attrs["distance"] == smoke["landscape"]["distance"]
                 centre = landscape.loss.values[(resolution // 2,) * dims]
                 assert centre == pytest.approx(landscape.attrs["center_loss"], rel=1e-6)
-                assert (tmp_path / f"results/benchmarks/landscape/{name}_{stem}.tsv").exists()
+                benchmark = f"results/benchmarks/landscape/pinn/{name}/model_{stem}.tsv"
+                assert (tmp_path / benchmark).exists()
                 for connectivity in ("full", "knn"):
-                    topology = xr.open_dataset(
-                        tmp_path / "results/pinn" / name / f"topology_{stem}_{connectivity}.nc"
-                    )
+                    topology = xr.open_dataset(analysis / f"topology_{stem}_{connectivity}.nc")
                     assert topology.segmentation.shape == (resolution,) * dims
                     assert topology.attrs["connectivity"] == connectivity
                     assert int(topology.arc_size.sum()) == resolution**dims
@@ -197,6 +198,7 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
     assert set(summary.dims) == {grid["dims"] for grid in smoke["landscape"]["grids"]}
     assert set(summary.connectivity) == {"full", "knn"}
     assert set(summary.regime) == {"success"}
+    assert set(summary.problem) == {"convection"} and set(summary.checkpoint) == {"model"}
     assert ((summary.basin_fraction > 0) & (summary.basin_fraction <= 1)).all()
     extent = pd.read_csv(tmp_path / "results/tables/extent_study.csv")
     distances = smoke["landscape"]["extent_distances"]
@@ -258,8 +260,9 @@ def _check_segmentation_outputs(root: Path, unet: dict, topology_config: dict) -
                 checkpoint = run / f"epoch_{epoch:03d}"
                 hessian = xr.open_dataset(checkpoint / "hessian.nc")
                 assert hessian.eigenvalues.size == 2
-                assert hessian.attrs["bn_mode"] == unet["landscape"]["bn_mode"]
-                landscape = xr.open_dataset(checkpoint / "landscape_2d.nc")
+                assert hessian.attrs["objective_bn_mode"] == unet["landscape"]["bn_mode"]
+                stem = f"2d_d{unet['landscape']['distance']:g}"
+                landscape = xr.open_dataset(checkpoint / f"landscape_{stem}.nc")
                 assert landscape.loss.shape == (resolution, resolution)
                 assert landscape.metric.shape == (resolution, resolution)
                 assert landscape.attrs["checkpoint_epoch"] == epoch
@@ -271,7 +274,9 @@ def _check_segmentation_outputs(root: Path, unet: dict, topology_config: dict) -
                 ] == pytest.approx(row.test_pixel_accuracy.item())
                 centre = landscape.loss.values[resolution // 2, resolution // 2]
                 assert centre == pytest.approx(landscape.attrs["center_loss"], rel=1e-6)
-                tree = xr.open_dataset(checkpoint / "topology_2d.nc")
+                tree = xr.open_dataset(
+                    checkpoint / f"topology_{stem}_{topology_config['connectivity']}.nc"
+                )
                 assert tree.attrs["connectivity"] == topology_config["connectivity"]
                 assert int(tree.arc_size.sum()) == resolution**2
                 summary_row = summary[
@@ -317,15 +322,18 @@ def test_slurm_profile_requests_gpus_for_the_heavy_rules(tmp_path):
         if not match:
             continue
         rule = match.group(1)
-        seen.add(rule)
+        problem = re.search(r"wildcards: problem=(\w+)", job)
+        key = (rule, problem.group(1) if problem else "")
+        seen.add(key)
         resources = re.search(r"resources: (.*)", job)
-        if rule in GPU_RULES:
+        if key in GPU_JOBS:
             assert resources and "gpu=1" in resources.group(1), job
             assert "--device cuda" in job
             assert re.search(r"mem_mb=\d+", resources.group(1))
         else:  # merge trees, tables and figures run on CPUs
             assert "gpu=1" not in (resources.group(1) if resources else ""), job
-    assert {*GPU_RULES, "train_pinn", "hessian", "topology", "fig4_profiles"} <= seen
+    assert {*GPU_JOBS, ("train_pinn", ""), ("hessian", "pinn"), ("fig4_profiles", "")} <= seen
+    assert ("topology", "pinn") in seen and ("topology", "unet") in seen
 
 
 def test_gpu_workstation_profile_runs_heavy_rules_on_cuda(tmp_path):
@@ -341,13 +349,20 @@ def test_gpu_workstation_profile_runs_heavy_rules_on_cuda(tmp_path):
     )
     text = result.stdout + result.stderr
     assert result.returncode == 0, text[-3000:]
-    for rule in GPU_RULES:
+    for rule, problem in GPU_JOBS:
         jobs = [
             j
             for j in re.split(r"\n\s*\[[^\]]+\][^\n]*\n", text)
             if re.search(rf"^\s*rule {rule}:", j, flags=re.M)
+            and (not problem or f"problem={problem}," in j)
         ]
         assert jobs and all("gpu=1" in j and "--device cuda" in j for j in jobs), rule
+    pinn_hessians = [
+        j
+        for j in re.split(r"\n\s*\[[^\]]+\][^\n]*\n", text)
+        if re.search(r"^\s*rule hessian:", j, flags=re.M) and "problem=pinn," in j
+    ]
+    assert pinn_hessians and all("--device cuda" not in j for j in pinn_hessians)
 
 
 @pytest.mark.workflow
@@ -362,8 +377,9 @@ def test_tiled_landscapes_match_and_rerun_only_a_missing_tile(tmp_path):
     result = _snakemake(["--cores", "2", "--configfile", str(config)], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     run = tmp_path / "results/pinn/beta1_lr1_seed0"
+    analysis = run / "model"
     stem = f"landscape_3d_d{smoke['landscape']['distance']:g}"
-    tiles = sorted((run / "tiles").glob(f"{stem}_tile*.nc"))
+    tiles = sorted((analysis / "tiles").glob(f"{stem}_tile*.nc"))
     assert [t.name for t in tiles] == [f"{stem}_tile0.nc", f"{stem}_tile1.nc"]
     untiled = tmp_path / "untiled.nc"
     cli = subprocess.run(
@@ -374,7 +390,7 @@ def test_tiled_landscapes_match_and_rerun_only_a_missing_tile(tmp_path):
             "landscape",
             str(run / "model.pt"),
             "--directions",
-            str(run / "hessian.nc"),
+            str(analysis / "hessian.nc"),
             "--dims",
             "3",
             "--resolution",
@@ -391,13 +407,13 @@ def test_tiled_landscapes_match_and_rerun_only_a_missing_tile(tmp_path):
         timeout=120,
     )
     assert cli.returncode == 0, cli.stderr
-    merged = xr.open_dataset(run / f"{stem}.nc")
+    merged = xr.open_dataset(analysis / f"{stem}.nc")
     np.testing.assert_array_equal(merged.loss.values, xr.open_dataset(untiled).loss.values)
 
     # a failed tile: its fragment and the merged file are missing; only that tile reruns
     tiles[1].unlink()
-    (run / f"{stem}.nc").unlink()
-    target = f"results/pinn/beta1_lr1_seed0/{stem}.nc"
+    (analysis / f"{stem}.nc").unlink()
+    target = f"results/pinn/beta1_lr1_seed0/model/{stem}.nc"
     dry = _snakemake(["-n", target, "--configfile", str(config)], tmp_path)
     text = dry.stdout + dry.stderr
     planned = re.findall(r"^\s*(?:local)?rule (\w+):", text, flags=re.M)
@@ -540,3 +556,71 @@ def test_resume_after_sigkill_with_the_documented_commands(tmp_path):
     assert (tmp_path / target).is_file()
     # the runs that had finished before the kill were kept, not redone
     assert all(p.stat().st_mtime_ns == t for p, t in finished.items())
+
+
+@pytest.mark.workflow
+def test_own_model_example_runs_through_the_generic_rules(tmp_path):
+    """examples/own_model: checkpoints of the user's format, an objective factory, and the
+    same hessian/landscape/topology rules, table and profile figure as the built-in problems."""
+    example = tmp_path / "example"  # a copy, so that editing its factory can be tested
+    shutil.copytree(REPO / "examples/own_model", example)
+    train = subprocess.run(
+        [sys.executable, str(example / "train.py"), "--epochs", "2", "--out", "ckpt"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert train.returncode == 0, train.stderr
+    config = yaml.safe_load((example / "config.yaml").read_text())
+    entry = config["models"][0]
+    entry.update(
+        checkpoints="ckpt/epoch_*.pt",
+        objective=f"{example / 'objective.py'}:make_objective",
+        resolution=7,
+    )
+    path = tmp_path / "own.yaml"
+    path.write_text(yaml.safe_dump(config))
+    dry = _snakemake(["-n", "--configfile", str(path)], tmp_path)
+    planned = re.findall(r"^\s*(?:local)?rule (\w+):", dry.stdout + dry.stderr, flags=re.M)
+    assert sorted(set(planned)) == sorted(
+        {"all", "hessian", "landscape", "topology", "topology_table", "fig_model_profiles"}
+    )  # no PINN or UNet job: only the user's models
+    result = _snakemake(["--cores", "2", "--configfile", str(path)], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = pd.read_csv(tmp_path / "results/tables/models/spirals_topology_summary.csv")
+    assert list(table.checkpoint) == ["epoch_000", "epoch_001", "epoch_002"]
+    assert list(table.epoch) == [0, 1, 2] and set(table.problem) == {"model"}
+    assert ((table.test_accuracy >= 0) & (table.test_accuracy <= 1)).all()
+    assert table.train_accuracy.iloc[-1] > table.train_accuracy.iloc[0]
+    for ckpt in table.checkpoint:
+        analysis = tmp_path / "results/models/spirals" / ckpt
+        landscape = xr.open_dataset(analysis / f"landscape_2d_d{entry['distance']:g}.nc")
+        assert landscape.loss.shape == (7, 7)
+        assert landscape.attrs["objective_factory"] == entry["objective"]
+        assert landscape.attrs["dtype"] == "float64"
+        row = table[table.checkpoint == ckpt]
+        assert row.center_loss.item() == pytest.approx(landscape.attrs["center_loss"])
+    for suffix in ("png", "pdf"):
+        figure = tmp_path / f"results/figures/models/spirals_profiles.{suffix}"
+        assert figure.stat().st_size > 5_000
+    # complete; editing the factory re-runs the analysis of every checkpoint
+    done = _snakemake(["-n", "--configfile", str(path)], tmp_path)
+    assert "Nothing to be done" in done.stdout + done.stderr
+    factory = example / "objective.py"
+    factory.write_text(factory.read_text() + "\n")
+    again = _snakemake(["-n", "--configfile", str(path)], tmp_path)
+    planned = re.findall(r"^\s*rule (\w+):", again.stdout + again.stderr, flags=re.M)
+    assert planned.count("hessian") == 3 and planned.count("landscape") == 3
+    shutil.rmtree(tmp_path / ".snakemake", ignore_errors=True)
+
+
+def test_a_model_whose_checkpoints_match_nothing_fails_the_dry_run_naming_the_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "models:\n  - name: m\n    checkpoints: nowhere/*.pt\n    objective: f.py:make\n"
+    )
+    result = _snakemake(["-n", "--configfile", str(bad)], tmp_path)
+    assert result.returncode != 0
+    message = "config models[0].checkpoints: nowhere/*.pt matches no file"
+    assert message in result.stdout + result.stderr

@@ -64,17 +64,20 @@ def load_objective(
     path: str | Path,
     device: torch.device,
     dtype: torch.dtype = torch.float32,
+    *,
+    loaded: dict[str, Any] | None = None,
     **options: Any,
 ) -> Objective:
     """Rebuild the objective of a checkpoint through the problem registry.
 
     ``options`` (``None`` values are dropped) choose the problem's fixed data, for example
-    ``bn_mode`` and ``batch_size`` of the segmentation objective."""
+    ``bn_mode`` and ``batch_size`` of the segmentation objective. ``loaded`` is the
+    checkpoint already read by :func:`load_checkpoint` (so it is not read twice)."""
     import inspect
 
     from losstopo.problems import get_problem
 
-    checkpoint = load_checkpoint(path)
+    checkpoint = loaded if loaded is not None else load_checkpoint(path)
     problem = get_problem(str(checkpoint["problem"]))
     options = {key: value for key, value in options.items() if value is not None}
     accepted = inspect.signature(problem.objective).parameters

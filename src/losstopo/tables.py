@@ -163,67 +163,89 @@ def _json_attr(attrs: dict, key: str, path: Path) -> dict:
     return value
 
 
-def topology_table(
-    topology_files: list[str | Path],
-    metric_files: list[str | Path] | None = None,
-    regimes: dict[tuple[float, float], str] | None = None,
-) -> pd.DataFrame:
-    """One row per PINN landscape topology: its summaries and shape descriptors with the
-    run's β, lr, seed and error — from the checkpoint metrics the landscape carries, or from
-    a ``metrics.json`` given for the run directory."""
+def _json_list(attrs: dict, key: str, path: Path) -> list:
+    try:
+        value = json.loads(attrs[key])
+    except KeyError:
+        raise LosstopoError(f"topology file {path} lacks attribute {key}") from None
+    except (TypeError, ValueError):
+        raise LosstopoError(f"topology file {path}: attribute {key} is not JSON") from None
+    if not isinstance(value, list):
+        raise LosstopoError(f"topology file {path}: attribute {key} is not a JSON list")
+    return value
+
+
+def topology_row(path: Path, regimes: dict[tuple[float, float], str]) -> tuple[dict, list[str]]:
+    """One table row from a ``topology.nc``: what identifies its checkpoint (the problem's
+    fields, e.g. beta, lr, seed), the checkpoint's metrics, the landscape and the topology;
+    with the names of those fields."""
     import xarray as xr
 
-    metrics = {Path(path).parent.resolve(): read_metrics(path) for path in metric_files or []}
-    rows = []
-    for path in map(Path, topology_files):
-        if not path.is_file():
-            raise LosstopoError(f"topology file {path} does not exist")
+    if not path.is_file():
+        raise LosstopoError(f"topology file {path} does not exist")
+    try:
         with xr.open_dataset(path) as dataset:
             attrs = dict(dataset.attrs)
-        missing = [c for c in TOPOLOGY_COLUMNS if c not in attrs]
-        if missing:
-            raise LosstopoError(f"topology file {path} lacks attribute(s) {', '.join(missing)}")
-        run = metrics.get(path.parent.resolve())
-        if run is None:
-            hparams = _json_attr(attrs, "landscape_problem_hparams", path)
-            checkpoint = _json_attr(attrs, "landscape_checkpoint_metrics", path)
-            try:
-                run = {
-                    "beta": float(hparams["beta"]),
-                    "lr": float(hparams["lr"]),
-                    "seed": int(attrs["landscape_checkpoint_seed"]),
-                    "relative_l2_error": float(checkpoint["relative_l2_error"]),
-                }
-            except KeyError as exc:
-                raise LosstopoError(
-                    f"topology file {path}: its landscape lacks the run's {exc.args[0]} "
-                    "(pass --metrics with the run's metrics.json)"
-                ) from None
-        rows.append(
-            {
-                "run": path.parent.name,
-                "regime": (regimes or {}).get((float(run["beta"]), float(run["lr"])), ""),
-                "beta": run["beta"],
-                "lr": run["lr"],
-                "seed": run["seed"],
-                "relative_l2_error": run["relative_l2_error"],
-                "dims": attrs.get("landscape_dims"),
-                "resolution": attrs.get("landscape_resolution"),
-                "distance": attrs.get("landscape_distance"),
-                "connectivity": attrs["connectivity"],
-                "k": attrs.get("k", 0),
-                **{column: attrs[column] for column in TOPOLOGY_COLUMNS},
-                **{column: attrs.get(column, np.nan) for column in DESCRIPTOR_COLUMNS},
-                "file": str(path),
-            }
-        )
-    if not rows:
+    except (OSError, ValueError) as exc:
+        raise LosstopoError(f"{path} is not a readable netCDF topology file: {exc}") from None
+    missing = [c for c in TOPOLOGY_COLUMNS if c not in attrs]
+    if missing:
+        raise LosstopoError(f"topology file {path} lacks attribute(s) {', '.join(missing)}")
+    fields = _json_attr(attrs, "landscape_run_fields", path)
+    metrics = _json_attr(attrs, "landscape_checkpoint_metrics", path)
+    names = _json_list(attrs, "landscape_table_metrics", path)
+    absent = [name for name in names if name not in metrics]
+    if absent:
+        raise LosstopoError(f"topology file {path}: checkpoint metrics lack {', '.join(absent)}")
+    eigenvalues = np.atleast_1d(attrs.get("landscape_eigenvalues", [np.nan]))
+    regime = ""
+    if "beta" in fields and "lr" in fields:
+        regime = regimes.get((float(fields["beta"]), float(fields["lr"])), "")
+    # results/<problem>/<run>/<checkpoint>/topology_*.nc
+    row = {
+        "problem": str(attrs.get("landscape_problem", "")),
+        "run": path.parent.parent.name,
+        "checkpoint": path.parent.name,
+        "regime": regime,
+        **fields,
+        **{name: float(metrics[name]) for name in names},
+        "top_eigenvalue": float(eigenvalues[0]),
+        "synthetic_data": bool(attrs.get("landscape_objective_synthetic_data", 0)),
+        "dims": attrs.get("landscape_dims"),
+        "resolution": attrs.get("landscape_resolution"),
+        "distance": attrs.get("landscape_distance"),
+        "connectivity": attrs["connectivity"],
+        "k": attrs.get("k", 0),
+        **{column: attrs[column] for column in TOPOLOGY_COLUMNS},
+        **{column: attrs.get(column, np.nan) for column in DESCRIPTOR_COLUMNS},
+        "file": str(path),
+    }
+    return row, list(fields)
+
+
+def topology_table(
+    topology_files: list[str | Path],
+    regimes: dict[tuple[float, float], str] | None = None,
+) -> pd.DataFrame:
+    """One row per topology file of any problem, sorted by landscape (dims, distance,
+    connectivity), then by the checkpoint's fields in the problem's order (learning rates
+    descending, like the heat maps' rows), then by the order of the files given."""
+    if not topology_files:
         raise LosstopoError("no topology files given")
-    table = pd.DataFrame(rows)
-    return table.sort_values(
-        ["dims", "distance", "connectivity", "beta", "lr", "seed"],
-        ascending=[True, True, True, True, False, True],
-    ).reset_index(drop=True)
+    read = [topology_row(Path(path), regimes or {}) for path in topology_files]
+    table = pd.DataFrame([row for row, _ in read])
+    fields = read[0][1]
+    if table["problem"].nunique() > 1:
+        raise LosstopoError(
+            "topology files of different problems "
+            f"({', '.join(sorted(table['problem'].unique()))}) belong in separate tables"
+        )
+    keys = ["dims", "distance", "connectivity", *[f for f in fields if f in table]]
+    table["_order"] = range(len(table))
+    table = table.sort_values(
+        [*keys, "_order"], ascending=[key != "lr" for key in keys] + [True], kind="stable"
+    )
+    return table.drop(columns="_order").reset_index(drop=True)
 
 
 UNET_COLUMNS = [
@@ -281,49 +303,3 @@ def mean_accuracy_grid(table: pd.DataFrame, value: str = "test_pixel_accuracy") 
     grid = table.groupby(["lr", "epoch"])[value].agg(lambda v: v.mean(skipna=False))
     grid = grid.unstack("epoch")
     return grid.sort_index(ascending=False)
-
-
-def unet_topology_table(topology_files: list[str | Path]) -> pd.DataFrame:
-    """One row per analysed UNet checkpoint: its merge-tree summaries, the top Hessian
-    eigenvalues and the checkpoint's test metrics (carried in each ``topology.nc``)."""
-    import xarray as xr
-
-    rows = []
-    for path in map(Path, topology_files):
-        if not path.is_file():
-            raise LosstopoError(f"topology file {path} does not exist")
-        with xr.open_dataset(path) as dataset:
-            attrs = dict(dataset.attrs)
-        needed = [*TOPOLOGY_COLUMNS, "landscape_checkpoint_metrics", "landscape_problem_hparams"]
-        missing = [c for c in needed if c not in attrs]
-        if missing:
-            raise LosstopoError(f"topology file {path} lacks attribute(s) {', '.join(missing)}")
-        metrics = _json_attr(attrs, "landscape_checkpoint_metrics", path)
-        hparams = _json_attr(attrs, "landscape_problem_hparams", path)
-        eigenvalues = np.atleast_1d(attrs.get("landscape_eigenvalues", [np.nan]))
-        rows.append(
-            {
-                "run": path.parent.parent.name,
-                "lr": float(hparams["lr"]),
-                "seed": int(attrs["landscape_checkpoint_seed"]),
-                "epoch": int(attrs["landscape_checkpoint_epoch"]),
-                "test_pixel_accuracy": float(metrics["test_pixel_accuracy"]),
-                "test_miou": float(metrics["test_miou"]),
-                "test_loss": float(metrics["test_loss"]),
-                "center_loss": float(attrs.get("landscape_center_loss", np.nan)),
-                "top_eigenvalue": float(eigenvalues[0]),
-                "synthetic_data": bool(attrs.get("landscape_objective_synthetic_data", 0)),
-                "dims": attrs.get("landscape_dims"),
-                "resolution": attrs.get("landscape_resolution"),
-                "distance": attrs.get("landscape_distance"),
-                "connectivity": attrs["connectivity"],
-                **{column: attrs[column] for column in TOPOLOGY_COLUMNS},
-                **{column: attrs.get(column, np.nan) for column in DESCRIPTOR_COLUMNS},
-            }
-        )
-    if not rows:
-        raise LosstopoError("no topology files given")
-    table = pd.DataFrame(rows)
-    return table.sort_values(["lr", "seed", "epoch"], ascending=[False, True, True]).reset_index(
-        drop=True
-    )

@@ -15,151 +15,80 @@ from losstopo.cli.common import (
     positive_int,
     seed,
 )
-from losstopo.errors import LosstopoError
 
 log = logging.getLogger("losstopo")
 
 
-def _cmd_hessian(args: argparse.Namespace) -> None:
-    from losstopo.api import hessian_eigenpairs
-    from losstopo.atomic import ensure_writable_dir
-    from losstopo.checkpoint import load_checkpoint, load_objective
-    from losstopo.hessian_file import hessian_dataset, write_hessian
-    from losstopo.provenance import base_provenance, source_provenance
-    from losstopo.runtime import device_name, resolve_device, resolve_dtype, set_threads
+def _analysed_checkpoint(args: argparse.Namespace):
+    """The checkpoint and its objective (through its problem or the --objective factory)."""
+    from losstopo.runtime import resolve_device, resolve_dtype, set_threads
+    from losstopo.stages import load_analysed_checkpoint
 
     set_threads(args.threads)
-    device = resolve_device(args.device)
-    dtype = resolve_dtype(args.dtype)
-    checkpoint = load_checkpoint(args.checkpoint)
-    objective = load_objective(args.checkpoint, device, dtype, **objective_options(args))
-    if not 1 <= args.top_k <= objective.n_parameters:
-        raise LosstopoError(
-            f"--top-k {args.top_k} must be between 1 and the parameter count "
-            f"{objective.n_parameters} of {args.checkpoint}"
-        )
-    out = Path(args.out)
-    ensure_writable_dir(out.parent)
-    result = hessian_eigenpairs(
-        objective,
+    return load_analysed_checkpoint(
+        args.checkpoint,
+        device=resolve_device(args.device),
+        dtype=resolve_dtype(args.dtype),
+        factory=args.objective,
+        options=objective_options(args),
+    )
+
+
+def _cmd_hessian(args: argparse.Namespace) -> None:
+    from losstopo.atomic import ensure_writable_dir
+    from losstopo.hessian_file import write_hessian
+    from losstopo.stages import compute_hessian
+
+    ensure_writable_dir(Path(args.out).parent)
+    checkpoint = _analysed_checkpoint(args)
+    dataset = compute_hessian(
+        checkpoint,
         args.top_k,
-        args.method,
-        args.which,
-        args.tol,
-        args.max_hvp,
-        args.max_iter,
-        args.seed,
+        method=args.method,
+        which=args.which,
+        tol=args.tol,
+        max_hvp=args.max_hvp,
+        max_iter=args.max_iter,
+        seed=args.seed,
+        threads=args.threads,
         show_progress=True,
     )
-    for index in range(args.top_k):
-        if not result.converged[index]:
-            log.warning(
-                "eigenpair %d (lambda=%.6g) did not converge: residual %.3g > tol %.3g",
-                index,
-                result.eigenvalues[index],
-                result.residuals[index],
-                args.tol,
-            )
-    attrs = {
-        **base_provenance(),
-        **source_provenance(args.checkpoint),
-        "problem": str(checkpoint["problem"]),
-        "problem_hparams": checkpoint["hparams"],
-        "checkpoint_seed": int(checkpoint["seed"]),
-        "seed": args.seed,
-        "max_hvp": args.max_hvp,
-        "max_iter": args.max_iter if args.method == "power" else 0,
-        "dtype": args.dtype,
-        "device": device_name(device),
-        "threads": args.threads,
-        "checkpoint_epoch": int(checkpoint.get("epoch", checkpoint.get("iteration", -1))),
-        **{
-            key: objective.metadata[key]
-            for key in ("bn_mode", "objective_batch_size", "objective_batch_seed")
-            if key in objective.metadata
-        },
-    }
-    write_hessian(hessian_dataset(result, objective, attrs), out)
+    write_hessian(dataset, args.out)
     log.info(
         "%s: top-%d eigenvalues %s, max residual %.2e, %d HVPs, %.1f s",
         args.checkpoint,
         args.top_k,
-        ", ".join(f"{v:.6g}" for v in result.eigenvalues),
-        float(result.residuals.max()),
-        result.n_hvp,
-        result.seconds,
+        ", ".join(f"{v:.6g}" for v in dataset["eigenvalues"].values),
+        float(dataset["residual"].values.max()),
+        dataset.attrs["n_hvp"],
+        dataset.attrs["seconds"],
     )
 
 
 def _cmd_landscape(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from losstopo.api import sample_landscape
     from losstopo.atomic import ensure_writable_dir
-    from losstopo.checkpoint import load_checkpoint, load_objective
-    from losstopo.directions import hessian_directions
-    from losstopo.hessian_file import read_hessian
     from losstopo.landscape import grid_axes
     from losstopo.landscape_file import write_landscape
-    from losstopo.provenance import sha256_of, source_provenance
-    from losstopo.runtime import resolve_device, resolve_dtype, set_threads
+    from losstopo.stages import compute_landscape
 
     grid_axes(args.dims, args.resolution, args.distance)  # validate before any work
-    set_threads(args.threads)
-    device = resolve_device(args.device)
-    dtype = resolve_dtype(args.dtype)
-    checkpoint = load_checkpoint(args.checkpoint)
-    hessian = read_hessian(args.directions)
-    objective = load_objective(args.checkpoint, device, dtype, **objective_options(args))
-    directions, eigenvalues = hessian_directions(
-        hessian, objective, args.dims, args.normalization, str(args.directions)
-    )
-    checkpoint_sha = sha256_of(args.checkpoint)
-    if hessian.attrs.get("source_sha256") not in (None, checkpoint_sha):
-        log.warning(
-            "%s was computed from a different checkpoint than %s", args.directions, args.checkpoint
-        )
-    out = Path(args.out)
-    ensure_writable_dir(out.parent)
-    attrs = {
-        **source_provenance(args.checkpoint),
-        "directions": str(args.directions),
-        "directions_sha256": sha256_of(args.directions),
-        "directions_kind": f"hessian eigenvectors ({hessian.attrs.get('method', '?')}, "
-        f"which={hessian.attrs.get('which', '?')})",
-        "direction_residuals": np.asarray(hessian.residual.values[: args.dims], dtype=float),
-        "problem": str(checkpoint["problem"]),
-        "problem_hparams": checkpoint["hparams"],
-        "checkpoint_seed": int(checkpoint["seed"]),
-        "checkpoint_epoch": int(checkpoint.get("epoch", checkpoint.get("iteration", -1))),
-        "checkpoint_metrics": checkpoint.get("metrics", {}),
-        **{
-            f"objective_{key}": value
-            for key, value in objective.metadata.items()
-            if key in ("objective_batch_size", "objective_batch_seed", "synthetic_data")
-        },
-        "description": (
-            f"loss at theta + sum_i a_i d_i on a {args.resolution}^{args.dims} grid; d_i = "
-            f"Hessian eigenvector i of {args.directions}, normalised ({args.normalization}) "
-            f"against theta of {args.checkpoint}; a_i = relative displacement in "
-            f"[-{args.distance:g}, {args.distance:g}]"
-        ),
-    }
-    dataset = sample_landscape(
-        objective,
-        directions,
+    ensure_writable_dir(Path(args.out).parent)
+    dataset = compute_landscape(
+        _analysed_checkpoint(args),
+        args.directions,
+        args.dims,
         args.resolution,
         args.distance,
-        eigenvalues=eigenvalues,
         normalization=args.normalization,
         chunk_size=args.chunk_size,
         memory_budget_mb=args.memory_budget,
-        attrs=attrs,
-        show_progress=True,
         tile=args.tile,
         tiles=args.tiles,
+        show_progress=True,
     )
-    write_landscape(dataset, out)
+    write_landscape(dataset, args.out)
     info = dataset.attrs
     if info["n_nonfinite"]:
         log.warning(
@@ -170,7 +99,7 @@ def _cmd_landscape(args: argparse.Namespace) -> None:
     loss = dataset["loss"].values
     log.info(
         "%s: %d^%d points in %.1f s (%.0f points/s, chunk %d), loss %.4g..%.4g, centre %.6g",
-        out,
+        args.out,
         args.resolution,
         args.dims,
         info["seconds"],
@@ -192,92 +121,35 @@ def _cmd_landscape_merge(args: argparse.Namespace) -> None:
 
 def _cmd_topology(args: argparse.Namespace) -> None:
     from losstopo.atomic import ensure_writable_dir
-    from losstopo.landscape_file import read_landscape
-    from losstopo.provenance import base_provenance, source_provenance
-    from losstopo.topology.descriptors import shape_descriptors
-    from losstopo.topology.mergetree import merge_tree
-    from losstopo.topology.simplify import absolute_threshold, simplify
-    from losstopo.topology.summary import summarize
-    from losstopo.topology.topology_file import topology_dataset, write_topology
+    from losstopo.stages import compute_topology
+    from losstopo.topology.topology_file import write_topology
 
-    if not 0 <= args.summary_threshold < 1:
-        raise LosstopoError(f"--summary-threshold must be in [0, 1), got {args.summary_threshold}")
-    landscape = read_landscape(args.landscape)
-    loss = landscape["loss"]
-    names = list(loss.dims)
-    out = Path(args.out)
-    ensure_writable_dir(out.parent)
-    # k-NN on a grid is built on integer indices: float coordinates would break distance
-    # ties by rounding, not by the documented (distance, index) order.
-    tree = merge_tree(loss.values, args.connectivity, args.k, args.symmetrize)
-    threshold = absolute_threshold(tree, args.persistence_threshold, args.relative)
-    summary_threshold = absolute_threshold(tree, args.summary_threshold, True)
-    summary = summarize(tree, summary_threshold)
-    stored = simplify(tree, threshold)
-    stored_summary = summarize(stored, 0.0)
-    descriptors = shape_descriptors(tree, args.log_threshold)
-    carried = {
-        key: landscape.attrs[key]
-        for key in (
-            "dims",
-            "resolution",
-            "distance",
-            "normalization",
-            "problem",
-            "problem_hparams",
-            "checkpoint_seed",
-            "checkpoint_epoch",
-            "checkpoint_metrics",
-            "objective_synthetic_data",
-            "eigenvalues",
-            "center_loss",
-            "n_nonfinite",
-            "source",
-        )
-        if key in landscape.attrs
-    }
-    attrs = {
-        **base_provenance(),
-        **source_provenance(args.landscape),
-        **{f"landscape_{key}": value for key, value in carried.items()},
-        "connectivity": args.connectivity,
-        "k": tree.k,
-        "symmetrize": tree.symmetrize,
-        "persistence_threshold": threshold,
-        "persistence_threshold_given": args.persistence_threshold,
-        "persistence_threshold_relative": bool(args.relative),
-        "summary_threshold_relative": args.summary_threshold,
-        "summary_threshold": summary_threshold,
-        "n_vertices": int(loss.size),
-        "n_minima": stored.n_minima,
-        "n_saddles": stored.n_saddles,
-        "n_components": tree.n_components,
-        "n_minima_raw": summary["n_minima"],
-        "n_saddles_raw": summary["n_saddles"],
-        "n_minima_above": summary["n_minima_above"],
-        "n_saddles_above": summary["n_saddles_above"],
-        "total_persistence": stored_summary["total_persistence"],
-        "mean_persistence": stored_summary["mean_persistence"],
-        "max_persistence": stored_summary["max_persistence"],
-        "persistence_entropy": stored_summary["persistence_entropy"],
-        "largest_basin_fraction": summary["largest_basin_fraction"],
-        **descriptors,
-    }
-    coords = {name: landscape[name].values for name in names}
-    write_topology(topology_dataset(stored, names, coords, attrs), out)
+    ensure_writable_dir(Path(args.out).parent)
+    result = compute_topology(
+        args.landscape,
+        connectivity=args.connectivity,
+        k=args.k,
+        symmetrize=args.symmetrize,
+        persistence_threshold=args.persistence_threshold,
+        relative=args.relative,
+        summary_threshold=args.summary_threshold,
+        log_threshold=args.log_threshold,
+    )
+    write_topology(result.dataset, args.out)
+    descriptors = result.descriptors
     log.info(
         "%s: %d minima, %d saddles (%s; %d minima with persistence >= %.3g, %d with log "
         "persistence >= %g decades), %d components; trained basin %.3g %% of the grid, "
         "%.3g decades deep",
-        out,
-        tree.n_minima,
-        tree.n_saddles,
+        args.out,
+        result.n_minima,
+        result.n_saddles,
         args.connectivity,
-        summary["n_minima_above"],
-        summary_threshold,
+        result.summary["n_minima_above"],
+        result.summary_threshold,
         descriptors["n_minima_above_log"],
         args.log_threshold,
-        tree.n_components,
+        result.n_components,
         100 * descriptors["basin_fraction"],
         descriptors["basin_depth_decades"],
     )
@@ -286,7 +158,7 @@ def _cmd_topology(args: argparse.Namespace) -> None:
 def _cmd_topology_table(args: argparse.Namespace) -> None:
     from losstopo.tables import parse_regimes, topology_table, write_csv_atomic
 
-    table = topology_table(args.topology, args.metrics, parse_regimes(args.regime))
+    table = topology_table(args.topology, parse_regimes(args.regime))
     write_csv_atomic(table, args.out)
     log.info("wrote %d topologies to %s", len(table), args.out)
 
@@ -517,21 +389,20 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     p.add_argument("--out", default=None, help="also write the estimate to this file")
     p.set_defaults(func=_cmd_estimate)
 
-    p = sub.add_parser("topology-table", help="collect topology summaries with run metrics")
-    p.add_argument("topology", nargs="+", help="topology.nc files")
-    p.add_argument(
-        "--metrics",
-        nargs="+",
-        default=None,
-        help="metrics.json of the runs, joined by run directory (default: the run metrics "
-        "each landscape carries from its checkpoint)",
+    p = sub.add_parser(
+        "topology-table",
+        help="one table of topology summaries with each checkpoint's fields and metrics",
+        description="One row per topology.nc (all of one problem): what identifies the "
+        "checkpoint (e.g. beta, lr, seed or epoch), its metrics, the landscape, the merge-tree "
+        "summaries and the shape descriptors.",
     )
+    p.add_argument("topology", nargs="+", help="topology.nc files")
     p.add_argument(
         "--regime",
         nargs="*",
         default=None,
         metavar="BETA:LR:LABEL",
-        help="name the regime of an analysed cell (e.g. 1:1:success), for the table's "
+        help="name the regime of an analysed PINN cell (e.g. 1:1:success), for the table's "
         "regime column",
     )
     p.add_argument("--out", required=True, help="output CSV")

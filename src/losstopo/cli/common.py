@@ -85,7 +85,17 @@ def add_runtime(parser: argparse.ArgumentParser, device: bool = True) -> None:
 
 
 def add_objective_options(parser: argparse.ArgumentParser) -> None:
-    """Choices of the data an objective is evaluated on (problems that have such data)."""
+    """Where the objective comes from: the checkpoint's problem (with the choices of its
+    data), or the user's own factory."""
+    parser.add_argument(
+        "--objective",
+        default=None,
+        metavar="FILE.py:FUNCTION",
+        help="build the objective of a checkpoint of your own model with this factory "
+        "(path/to/file.py:function or module:function, called as function(checkpoint, "
+        "device=..., dtype=...) and returning a losstopo.Objective); this imports and runs "
+        "that file (default: the losstopo checkpoint's own problem)",
+    )
     group = parser.add_argument_group("objective data (segmentation checkpoints)")
     group.add_argument(
         "--bn-mode",

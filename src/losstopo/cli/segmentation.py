@@ -103,16 +103,7 @@ def _cmd_figure_unet_heatmap(args: argparse.Namespace) -> None:
     log.info("wrote %s", ", ".join(args.out))
 
 
-def _cmd_unet_topology_table(args: argparse.Namespace) -> None:
-    from losstopo.tables import unet_topology_table, write_csv_atomic
-
-    table = unet_topology_table(args.topology)
-    write_csv_atomic(table, args.out)
-    log.info("wrote %d checkpoint topologies to %s", len(table), args.out)
-
-
 def _cmd_figure_topology_vs_accuracy(args: argparse.Namespace) -> None:
-
     from losstopo.plots.common import save_figure
     from losstopo.plots.figures import topology_vs_accuracy
     from losstopo.tables import read_table
@@ -217,15 +208,6 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     p.add_argument("--out", required=True, help="output CSV")
     add_runtime(p, device=False)
     p.set_defaults(func=_cmd_unet_table)
-
-    p = sub.add_parser(
-        "unet-topology-table",
-        help="collect the merge-tree summaries of UNet checkpoints with their test metrics",
-    )
-    p.add_argument("topology", nargs="+", help="topology.nc of UNet checkpoints")
-    p.add_argument("--out", required=True, help="output CSV")
-    add_runtime(p, device=False)
-    p.set_defaults(func=_cmd_unet_topology_table)
 
     p = figsub.add_parser(
         "topology-vs-accuracy", help="UNet checkpoints: topology summaries against test accuracy"

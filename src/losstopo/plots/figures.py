@@ -120,6 +120,12 @@ def panel_info(
     hparams = _json_attr(attrs.get("problem_hparams"))
     checkpoint = _json_attr(attrs.get("checkpoint_metrics"))
     info: dict[str, Any] = {**hparams, **checkpoint}
+    fields = _json_attr(attrs.get("run_fields"))
+    if fields:
+        info["fields"] = fields
+        names = attrs.get("table_metrics")
+        names = json.loads(names) if isinstance(names, str) and names else names or []
+        info["metrics"] = {name: checkpoint[name] for name in names if name in checkpoint}
     if "checkpoint_seed" in attrs:
         info["seed"] = int(attrs["checkpoint_seed"])
     if "checkpoint_epoch" in attrs:
@@ -143,7 +149,9 @@ def panel_title(info: dict[str, Any], dims: int | None = None) -> str:
         shape.append(info["connectivity"])
     second = ", ".join(part for part in shape if part)
     try:
-        if "relative_l2_error" in info:
+        if "fields" in info:
+            first = _checkpoint_line(info["fields"], info.get("metrics", {}))
+        elif "relative_l2_error" in info:
             first = (
                 f"β={float(info['beta']):g}, lr={float(info['lr']):g}, seed {int(info['seed'])}"
                 f" · error {float(info['relative_l2_error']):.2g}"
@@ -159,6 +167,27 @@ def panel_title(info: dict[str, Any], dims: int | None = None) -> str:
             "metrics.json or a topology file carrying its checkpoint's metrics"
         ) from None
     return f"{first}\n{second}" if second else first
+
+
+# how a checkpoint's fields and metrics read in panel titles (others: name=value)
+FIELD_LABELS = {"beta": "β={:g}", "lr": "lr={:g}", "seed": "seed {:.0f}", "epoch": "epoch {:.0f}"}
+METRIC_LABELS = {
+    "relative_l2_error": "error {:.2g}",
+    "test_pixel_accuracy": "acc. {:.3f}",
+    "test_accuracy": "test acc. {:.3f}",
+}
+
+
+def _checkpoint_line(fields: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """``β=1, lr=1, seed 0 · error 0.27``: what identifies a checkpoint and its first
+    metric (as its problem or factory recorded them)."""
+    parts = [FIELD_LABELS.get(k, k + "={:g}").format(float(v)) for k, v in fields.items()]
+    line = ", ".join(parts)
+    if metrics:
+        name, value = next(iter(metrics.items()))
+        text = METRIC_LABELS.get(name, name.replace("_", " ") + " {:.3g}").format(float(value))
+        line = f"{line} · {text}" if line else text
+    return line
 
 
 def _percent(fraction: float) -> str:

@@ -37,6 +37,15 @@ class Problem(Protocol):
         rejects options it does not know with a clear error."""
         ...
 
+    table_metrics: tuple[str, ...]
+    """Names in the checkpoint's ``metrics`` that the topology tables show (e.g. the test
+    error), in column order."""
+
+    def table_fields(self, checkpoint: dict[str, Any]) -> dict[str, Any]:
+        """What identifies a checkpoint in tables and figures (e.g. beta, lr, seed), in
+        column order; recorded in every output derived from the checkpoint."""
+        ...
+
 
 _REGISTRY: dict[str, Problem] = {}
 

@@ -248,6 +248,15 @@ class ConvectionProblem:
     """Registry entry: rebuilds the PINN and its training loss from a checkpoint."""
 
     name = "convection"
+    table_metrics = ("relative_l2_error",)
+
+    def table_fields(self, checkpoint: dict[str, Any]) -> dict[str, Any]:
+        hparams = checkpoint["hparams"]
+        return {
+            "beta": float(hparams["beta"]),
+            "lr": float(hparams["lr"]),
+            "seed": int(checkpoint["seed"]),
+        }
 
     def build_model(self, hparams: dict[str, Any]) -> nn.Module:
         return build_model(PINNConfig.from_hparams(hparams))

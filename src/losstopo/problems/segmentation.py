@@ -131,6 +131,14 @@ class SegmentationProblem:
     """Registry entry: rebuilds the UNet-CRF and its loss on a fixed training batch."""
 
     name = "segmentation"
+    table_metrics = ("test_pixel_accuracy", "test_miou", "test_loss")
+
+    def table_fields(self, checkpoint: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "lr": float(checkpoint["hparams"]["lr"]),
+            "seed": int(checkpoint["seed"]),
+            "epoch": int(checkpoint["epoch"]),
+        }
 
     def build_model(self, hparams: dict[str, Any]) -> nn.Module:
         return build_model(UNetConfig.from_hparams(hparams))

@@ -1,0 +1,154 @@
+# The analysis of every checkpoint of every problem (PINN runs, UNet epochs, your own models):
+# top-k Hessian eigenpairs, n-D landscapes along them, merge trees. One directory per
+# checkpoint, results/{problem}/{run}/{ckpt}/; the per-problem choices come from
+# that problem's config section through ANALYSIS (rules/common.smk).
+
+LANDSCAPE_TILES = config["landscape"]["tiles"]
+LANDSCAPE = f"{ANALYSIS_DIR}/landscape_{{dims}}d_d{{distance}}.nc"
+LANDSCAPE_NAME = f"{ANALYSIS_NAME}_{{dims}}d_d{{distance}}"
+LANDSCAPE_PARAMS = dict(
+    resolution=resolution,
+    normalization=setting("normalization"),
+    dtype=setting("landscape_dtype"),
+    objective=setting("objective"),
+    memory_budget=config["landscape"]["memory_budget_mb"],
+    device=lambda wildcards, resources: job_device(resources),
+)
+LANDSCAPE_SHELL = (
+    "python -m losstopo landscape {input.checkpoint:q} --directions {input.directions:q}"
+    " --dims {wildcards.dims} --resolution {params.resolution}"
+    " --distance {wildcards.distance} --normalization {params.normalization:q}"
+    " --dtype {params.dtype:q} --memory-budget {params.memory_budget} {params.objective:q}"
+    " --threads {threads} --device {params.device:q}"
+)
+
+
+rule hessian:
+    input:
+        unpack(analysis_inputs),
+    output:
+        f"{ANALYSIS_DIR}/hessian.nc",
+    log:
+        logs("hessian"),
+    benchmark:
+        benchmarks("hessian")
+    params:
+        top_k=setting("top_k"),
+        method=config["hessian"]["method"],
+        which=config["hessian"]["which"],
+        tol=config["hessian"]["tol"],
+        max_hvp=config["hessian"]["max_hvp"],
+        seed=config["hessian"]["seed"],
+        dtype=setting("hessian_dtype"),
+        objective=setting("objective"),
+        device=lambda wildcards, resources: job_device(resources),
+    threads: setting("hessian_threads")
+    resources:
+        gpu=stage_gpus("hessian"),
+    conda:
+        "../envs/hessian.yaml"
+    shell:
+        "python -m losstopo hessian {input.checkpoint:q} --top-k {params.top_k}"
+        " --method {params.method:q} --which {params.which:q} --tol {params.tol}"
+        " --max-hvp {params.max_hvp} --seed {params.seed} --dtype {params.dtype:q}"
+        " {params.objective:q} --threads {threads} --device {params.device:q}"
+        " --out {output:q} > {log:q} 2>&1"
+
+
+if LANDSCAPE_TILES > 1:
+
+    rule landscape_tile:
+        input:
+            unpack(landscape_inputs),
+        output:
+            f"{ANALYSIS_DIR}/tiles/landscape_{{dims}}d_d{{distance}}_tile{{tile}}.nc",
+        log:
+            logs("landscape", f"{LANDSCAPE_NAME}_tile{{tile}}"),
+        benchmark:
+            benchmarks("landscape", f"{LANDSCAPE_NAME}_tile{{tile}}")
+        params:
+            **LANDSCAPE_PARAMS,
+            tiles=LANDSCAPE_TILES,
+        threads: setting("landscape_threads")
+        resources:
+            gpu=stage_gpus("landscape"),
+        conda:
+            "../envs/landscape.yaml"
+        shell:
+            f"{LANDSCAPE_SHELL} --tiles {{params.tiles}} --tile {{wildcards.tile}}"
+            " --out {output:q} > {log:q} 2>&1"
+
+    rule landscape_merge:
+        input:
+            lambda wildcards: expand(
+                f"{ANALYSIS_DIR}/tiles/landscape_{{dims}}d_d{{distance}}_tile{{tile}}.nc",
+                tile=range(LANDSCAPE_TILES),
+                **wildcards,
+            ),
+        output:
+            LANDSCAPE,
+        log:
+            logs("landscape", f"{LANDSCAPE_NAME}_merge"),
+        conda:
+            "../envs/landscape.yaml"
+        shell:
+            "python -m losstopo landscape-merge {input:q} --out {output:q} > {log:q} 2>&1"
+
+else:
+
+    rule landscape:
+        input:
+            unpack(landscape_inputs),
+        output:
+            LANDSCAPE,
+        log:
+            logs("landscape", LANDSCAPE_NAME),
+        benchmark:
+            benchmarks("landscape", LANDSCAPE_NAME)
+        params:
+            **LANDSCAPE_PARAMS,
+        threads: setting("landscape_threads")
+        resources:
+            gpu=stage_gpus("landscape"),
+        conda:
+            "../envs/landscape.yaml"
+        shell:
+            f"{LANDSCAPE_SHELL} --out {{output:q}} > {{log:q}} 2>&1"
+
+
+TOPOLOGY_SOURCES = package_sources(
+    "stages.py",
+    "topology/mergetree.py",
+    "topology/neighbors.py",
+    "topology/simplify.py",
+    "topology/summary.py",
+    "topology/descriptors.py",
+    "topology/topology_file.py",
+)
+
+
+rule topology:
+    input:
+        landscape=LANDSCAPE,
+        code=TOPOLOGY_SOURCES,
+    output:
+        f"{ANALYSIS_DIR}/topology_{{dims}}d_d{{distance}}_{{connectivity}}.nc",
+    log:
+        logs("topology", f"{LANDSCAPE_NAME}_{{connectivity}}"),
+    benchmark:
+        benchmarks("topology", f"{LANDSCAPE_NAME}_{{connectivity}}")
+    params:
+        k=("--k {}".format(config["topology"]["k"]) if config["topology"]["k"] else ""),
+        symmetrize=config["topology"]["symmetrize"],
+        threshold=config["topology"]["persistence_threshold"],
+        relative="--relative" if config["topology"]["relative"] else "",
+        summary_threshold=config["topology"]["summary_threshold"],
+        log_threshold=config["topology"]["log_threshold"],
+    conda:
+        "../envs/topology.yaml"
+    shell:
+        "python -m losstopo topology {input.landscape:q}"
+        " --connectivity {wildcards.connectivity} {params.k}"
+        " --symmetrize {params.symmetrize:q} --persistence-threshold {params.threshold}"
+        " {params.relative} --summary-threshold {params.summary_threshold}"
+        " --log-threshold {params.log_threshold} --out {output:q} > {log:q} 2>&1"

@@ -1,0 +1,339 @@
+"""The analysis stages as library functions: checkpoint → ``hessian.nc`` → ``landscape.nc`` →
+``topology.nc``.
+
+Each stage loads and hashes its inputs once, checks them, computes, and returns the
+self-describing dataset (attributes: provenance, every parameter, what the checkpoint was).
+The command line only parses arguments, calls a stage and writes the result; the same
+stages serve the built-in problems and the user's own models (an objective factory).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from losstopo.errors import LosstopoError
+
+if TYPE_CHECKING:  # torch and xarray load only in the stages that use them
+    import torch
+    import xarray as xr
+
+    from losstopo.objective import Objective
+
+log = logging.getLogger("losstopo")
+
+# objective metadata carried into the outputs (the data the objective is evaluated on)
+OBJECTIVE_METADATA = ("bn_mode", "objective_batch_size", "objective_batch_seed", "synthetic_data")
+
+
+@dataclass
+class AnalysedCheckpoint:
+    """A checkpoint file and its objective, read and hashed once.
+
+    ``record`` is what every output derived from it records about the checkpoint: its
+    problem, hyperparameters, seed, epoch and metrics (or the factory that built it).
+    """
+
+    path: Path
+    sha256: str
+    objective: Objective
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def load_analysed_checkpoint(
+    path: str | Path,
+    *,
+    device: torch.device,
+    dtype: torch.dtype,
+    factory: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> AnalysedCheckpoint:
+    """A losstopo checkpoint through its problem, or any file through ``factory``
+    (``FILE.py:function`` or ``module:function``; this executes the user's code)."""
+    from losstopo.provenance import sha256_of
+
+    path = Path(path)
+    if factory is not None:
+        from losstopo.objective_factory import objective_from_factory
+
+        given = {key: value for key, value in (options or {}).items() if value is not None}
+        if given:
+            raise LosstopoError(
+                f"options {', '.join(given)} choose a built-in problem's data; an objective "
+                f"factory ({factory}) chooses its own"
+            )
+        objective = objective_from_factory(factory, path, device, dtype)
+        record = {
+            "problem": "model",
+            "objective_factory": factory,
+            "problem_hparams": {},
+            "checkpoint_seed": -1,
+            "checkpoint_epoch": -1,
+            "checkpoint_metrics": dict(objective.metadata.get("metrics", {})),
+            "run_fields": dict(objective.metadata.get("fields", {})),
+            "table_metrics": list(objective.metadata.get("metrics", {})),
+        }
+    else:
+        from losstopo.checkpoint import load_checkpoint, load_objective
+        from losstopo.problems import get_problem
+
+        checkpoint = load_checkpoint(path)
+        problem = get_problem(str(checkpoint["problem"]))
+        objective = load_objective(path, device, dtype, loaded=checkpoint, **(options or {}))
+        record = {
+            "problem": str(checkpoint["problem"]),
+            "problem_hparams": checkpoint["hparams"],
+            "checkpoint_seed": int(checkpoint["seed"]),
+            "checkpoint_epoch": int(checkpoint.get("epoch", checkpoint.get("iteration", -1))),
+            "checkpoint_metrics": checkpoint.get("metrics", {}),
+            "run_fields": problem.table_fields(checkpoint),
+            "table_metrics": list(problem.table_metrics),
+        }
+    record.update(
+        {
+            f"objective_{key.removeprefix('objective_')}": objective.metadata[key]
+            for key in OBJECTIVE_METADATA
+            if key in objective.metadata
+        }
+    )
+    return AnalysedCheckpoint(path, sha256_of(path), objective, record)
+
+
+def compute_hessian(
+    checkpoint: AnalysedCheckpoint,
+    top_k: int,
+    *,
+    method: str = "lanczos",
+    which: str = "LM",
+    tol: float = 1e-4,
+    max_hvp: int = 1000,
+    max_iter: int = 100,
+    seed: int = 0,
+    threads: int | None = None,
+    show_progress: bool = False,
+) -> xr.Dataset:
+    """Top-``top_k`` eigenpairs of the checkpoint's objective as the ``hessian.nc`` dataset."""
+    from losstopo.api import hessian_eigenpairs
+    from losstopo.hessian_file import hessian_dataset
+    from losstopo.provenance import base_provenance
+    from losstopo.runtime import device_name
+
+    objective = checkpoint.objective
+    if not 1 <= top_k <= objective.n_parameters:
+        raise LosstopoError(
+            f"--top-k {top_k} must be between 1 and the parameter count "
+            f"{objective.n_parameters} of {checkpoint.path}"
+        )
+    result = hessian_eigenpairs(
+        objective, top_k, method, which, tol, max_hvp, max_iter, seed, show_progress=show_progress
+    )
+    for index in range(top_k):
+        if not result.converged[index]:
+            log.warning(
+                "eigenpair %d (lambda=%.6g) did not converge: residual %.3g > tol %.3g",
+                index,
+                result.eigenvalues[index],
+                result.residuals[index],
+                tol,
+            )
+    theta = objective.theta()
+    attrs = {
+        **base_provenance(),
+        "source": str(checkpoint.path),
+        "source_sha256": checkpoint.sha256,
+        **checkpoint.record,
+        "seed": seed,
+        "max_hvp": max_hvp,
+        "max_iter": max_iter if method == "power" else 0,
+        "dtype": str(theta.dtype).removeprefix("torch."),
+        "device": device_name(theta.device),
+        "threads": threads if threads is not None else _torch_threads(),
+    }
+    return hessian_dataset(result, objective, attrs)
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def compute_landscape(
+    checkpoint: AnalysedCheckpoint,
+    directions: str | Path,
+    dims: int,
+    resolution: int,
+    distance: float,
+    *,
+    normalization: str = "layer",
+    chunk_size: int | None = None,
+    memory_budget_mb: float = 512.0,
+    tile: int = 0,
+    tiles: int = 1,
+    show_progress: bool = False,
+) -> xr.Dataset:
+    """The loss on a ``resolution``^``dims`` grid along the first ``dims`` eigenvectors of
+    ``directions`` (a ``hessian.nc``), normalised against θ, as the ``landscape.nc`` dataset."""
+    import numpy as np
+
+    from losstopo.api import sample_landscape
+    from losstopo.directions import hessian_directions
+    from losstopo.hessian_file import read_hessian
+    from losstopo.landscape import grid_axes
+    from losstopo.provenance import sha256_of
+
+    grid_axes(dims, resolution, distance)  # validate before any work
+    hessian = read_hessian(directions)
+    objective = checkpoint.objective
+    vectors, eigenvalues = hessian_directions(
+        hessian, objective, dims, normalization, str(directions)
+    )
+    if hessian.attrs.get("source_sha256") not in (None, checkpoint.sha256):
+        log.warning(
+            "%s was computed from a different checkpoint than %s", directions, checkpoint.path
+        )
+    attrs = {
+        "source": str(checkpoint.path),
+        "source_sha256": checkpoint.sha256,
+        "directions": str(directions),
+        "directions_sha256": sha256_of(directions),
+        "directions_kind": f"hessian eigenvectors ({hessian.attrs.get('method', '?')}, "
+        f"which={hessian.attrs.get('which', '?')})",
+        "direction_residuals": np.asarray(hessian.residual.values[:dims], dtype=float),
+        **checkpoint.record,
+        "description": (
+            f"loss at theta + sum_i a_i d_i on a {resolution}^{dims} grid; d_i = "
+            f"Hessian eigenvector i of {directions}, normalised ({normalization}) "
+            f"against theta of {checkpoint.path}; a_i = relative displacement in "
+            f"[-{distance:g}, {distance:g}]"
+        ),
+    }
+    return sample_landscape(
+        objective,
+        vectors,
+        resolution,
+        distance,
+        eigenvalues=eigenvalues,
+        normalization=normalization,
+        chunk_size=chunk_size,
+        memory_budget_mb=memory_budget_mb,
+        attrs=attrs,
+        show_progress=show_progress,
+        tile=tile,
+        tiles=tiles,
+    )
+
+
+# landscape attributes a topology file carries (prefixed landscape_), for tables and figures
+CARRIED_LANDSCAPE_ATTRS = (
+    "dims",
+    "resolution",
+    "distance",
+    "normalization",
+    "problem",
+    "problem_hparams",
+    "objective_factory",
+    "checkpoint_seed",
+    "checkpoint_epoch",
+    "checkpoint_metrics",
+    "run_fields",
+    "table_metrics",
+    "objective_synthetic_data",
+    "eigenvalues",
+    "center_loss",
+    "n_nonfinite",
+    "source",
+)
+
+
+@dataclass
+class TopologyResult:
+    """The ``topology.nc`` dataset and the numbers a log line reports."""
+
+    dataset: xr.Dataset
+    n_minima: int
+    n_saddles: int
+    n_components: int
+    summary: dict[str, Any]
+    descriptors: dict[str, Any]
+    summary_threshold: float
+
+
+def compute_topology(
+    landscape_path: str | Path,
+    *,
+    connectivity: str = "full",
+    k: int | None = None,
+    symmetrize: str = "mutual",
+    persistence_threshold: float = 0.0,
+    relative: bool = False,
+    summary_threshold: float = 0.01,
+    log_threshold: float = 0.1,
+) -> TopologyResult:
+    """Merge tree of a ``landscape.nc`` with its summaries and shape descriptors; the stored
+    tree is simplified at ``persistence_threshold`` (absolute, or relative to the range)."""
+    from losstopo.landscape_file import read_landscape
+    from losstopo.provenance import base_provenance, sha256_of
+    from losstopo.topology.descriptors import shape_descriptors
+    from losstopo.topology.mergetree import merge_tree
+    from losstopo.topology.simplify import absolute_threshold, simplify
+    from losstopo.topology.summary import summarize
+    from losstopo.topology.topology_file import topology_dataset
+
+    if not 0 <= summary_threshold < 1:
+        raise LosstopoError(f"--summary-threshold must be in [0, 1), got {summary_threshold}")
+    landscape = read_landscape(landscape_path)
+    loss = landscape["loss"]
+    names = list(loss.dims)
+    # k-NN on a grid is built on integer indices: float coordinates would break distance
+    # ties by rounding, not by the documented (distance, index) order.
+    tree = merge_tree(loss.values, connectivity, k, symmetrize)
+    threshold = absolute_threshold(tree, persistence_threshold, relative)
+    summary_absolute = absolute_threshold(tree, summary_threshold, True)
+    summary = summarize(tree, summary_absolute)
+    stored = simplify(tree, threshold)
+    stored_summary = summarize(stored, 0.0)
+    descriptors = shape_descriptors(tree, log_threshold)
+    carried = {
+        key: landscape.attrs[key] for key in CARRIED_LANDSCAPE_ATTRS if key in landscape.attrs
+    }
+    attrs = {
+        **base_provenance(),
+        "source": str(landscape_path),
+        "source_sha256": sha256_of(landscape_path),
+        **{f"landscape_{key}": value for key, value in carried.items()},
+        "connectivity": connectivity,
+        "k": tree.k,
+        "symmetrize": tree.symmetrize,
+        "persistence_threshold": threshold,
+        "persistence_threshold_given": persistence_threshold,
+        "persistence_threshold_relative": bool(relative),
+        "summary_threshold_relative": summary_threshold,
+        "summary_threshold": summary_absolute,
+        "n_vertices": int(loss.size),
+        "n_minima": stored.n_minima,
+        "n_saddles": stored.n_saddles,
+        "n_components": tree.n_components,
+        "n_minima_raw": summary["n_minima"],
+        "n_saddles_raw": summary["n_saddles"],
+        "n_minima_above": summary["n_minima_above"],
+        "n_saddles_above": summary["n_saddles_above"],
+        "total_persistence": stored_summary["total_persistence"],
+        "mean_persistence": stored_summary["mean_persistence"],
+        "max_persistence": stored_summary["max_persistence"],
+        "persistence_entropy": stored_summary["persistence_entropy"],
+        "largest_basin_fraction": summary["largest_basin_fraction"],
+        **descriptors,
+    }
+    coords = {name: landscape[name].values for name in names}
+    return TopologyResult(
+        dataset=topology_dataset(stored, names, coords, attrs),
+        n_minima=tree.n_minima,
+        n_saddles=tree.n_saddles,
+        n_components=tree.n_components,
+        summary=summary,
+        descriptors=descriptors,
+        summary_threshold=summary_absolute,
+    )
