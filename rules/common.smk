@@ -404,10 +404,15 @@ for _index, _entry in enumerate(config["models"]):
     MODELS[_entry["name"]] = {**_entry, "files": _model_checkpoints(_index, _entry)}
 
 
+# Problems registered by modules of the user's (the jobs import them).
+os.environ["LOSSTOPO_PROBLEMS"] = os.pathsep.join(config["problem_modules"])
+
+
 def model_factory_inputs(spec):
-    """The factory's file (FILE.py:function), so that editing it re-runs the analysis."""
-    where = spec.rpartition(":")[0]
-    return {"factory": where} if where.endswith(".py") else {}
+    """The files that define a model's objective (its factory, or the problem modules), so
+    that editing them re-runs the analysis."""
+    files = [spec.rpartition(":")[0]] if spec else config["problem_modules"]
+    return {"objective_code": [f for f in files if f.endswith(".py")]}
 
 
 def model_dirs(name):
@@ -463,8 +468,10 @@ ANALYSIS = {
     ),
     "models": dict(
         checkpoint_file=lambda run, ckpt: MODELS[run]["files"][ckpt],
-        inputs=lambda run: model_factory_inputs(MODELS[run]["objective"]),
-        objective=lambda run: ["--objective", MODELS[run]["objective"]],
+        inputs=lambda run: model_factory_inputs(MODELS[run].get("objective")),
+        objective=lambda run: (
+            ["--objective", MODELS[run]["objective"]] if MODELS[run].get("objective") else []
+        ),
         top_k=lambda run: max(MODELS[run]["dims"]),
         hessian_dtype=lambda run: MODELS[run]["dtype"],
         hessian_threads=lambda run: MODELS[run]["threads"],

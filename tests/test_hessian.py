@@ -44,13 +44,22 @@ def tiny_pinn_objective(beta: float = 3.0, dtype=F64) -> Objective:
     return Objective(model, params, loss_fn, "tiny PINN")
 
 
+def mse_loss_objective(seed: int = 2) -> Objective:
+    """``F.mse_loss``: torch 2.13 has no forward-mode derivative of its backward."""
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.Tanh(), torch.nn.Linear(5, 1))
+    model = model.double()
+    x = torch.randn(16, 2, dtype=F64)
+    return Objective.from_module(model, torch.nn.functional.mse_loss, (x, torch.sin(x[:, :1])))
+
+
 def dense_hessian(objective: Objective) -> torch.Tensor:
     """Oracle: reverse-over-reverse dense Hessian of the flat objective."""
     theta = objective.theta()
     return torch.autograd.functional.hessian(lambda v: objective(objective.unflatten(v)), theta)
 
 
-@pytest.mark.parametrize("make", [regression_objective, tiny_pinn_objective])
+@pytest.mark.parametrize("make", [regression_objective, tiny_pinn_objective, mse_loss_objective])
 def test_hvp_equals_dense_hessian_times_v(make):
     objective = make()
     dense = dense_hessian(objective)
@@ -59,6 +68,8 @@ def test_hvp_equals_dense_hessian_times_v(make):
         v = start_vector(objective.n_parameters, seed, F64, torch.device("cpu"))
         torch.testing.assert_close(hvp(v), dense @ v, rtol=1e-6, atol=1e-10)
     assert hvp.count == 3
+    forward = make is not mse_loss_objective
+    assert hvp.mode.startswith("forward-over-reverse" if forward else "reverse-over-reverse")
 
 
 def test_hvp_in_float32_is_close_to_float64():

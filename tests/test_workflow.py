@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import xarray as xr
 import yaml
 from snakemake.exceptions import WorkflowError
@@ -624,3 +625,104 @@ def test_a_model_whose_checkpoints_match_nothing_fails_the_dry_run_naming_the_ke
     assert result.returncode != 0
     message = "config models[0].checkpoints: nowhere/*.pt matches no file"
     assert message in result.stdout + result.stderr
+
+
+TOY_PROBLEM = '''
+"""A toy problem: least squares of a 2 -> 3 -> 1 tanh network on 16 fixed points."""
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from losstopo import Objective
+from losstopo.problems import register
+
+
+class Toy:
+    name = "toy"
+    table_metrics = ("final_loss",)
+
+    def table_fields(self, checkpoint):
+        return {"width": checkpoint["hparams"]["width"], "seed": checkpoint["seed"]}
+
+    def build_model(self, hparams):
+        width = hparams["width"]
+        return nn.Sequential(nn.Linear(2, width), nn.Tanh(), nn.Linear(width, 1))
+
+    def objective(self, checkpoint, device, dtype):
+        model = self.build_model(checkpoint["hparams"])
+        model.load_state_dict(checkpoint["state_dict"])
+        model = model.to(device=device, dtype=dtype)
+        x = torch.linspace(-1, 1, 32, dtype=dtype, device=device).reshape(16, 2)
+        y = torch.sin(3 * x[:, :1]) * x[:, 1:]
+        return Objective.from_module(model, F.mse_loss, (x, y))
+
+
+register(Toy())
+'''
+
+TOY_TRAINING = """
+import sys
+import torch
+sys.path.insert(0, ".")
+from losstopo.checkpoint import save_checkpoint
+from losstopo.problems import get_problem
+
+problem = get_problem("toy")
+for width, seed in [(3, 0), (4, 1)]:
+    torch.manual_seed(seed)
+    hparams = {"width": width}
+    model = problem.build_model(hparams).double()
+    checkpoint = {"problem": "toy", "hparams": hparams, "state_dict": model.state_dict(),
+                  "metrics": {}, "seed": seed, "device": "cpu"}
+    objective = problem.objective(checkpoint, torch.device("cpu"), torch.float64)
+    optimizer = torch.optim.LBFGS(model.parameters(), max_iter=50, line_search_fn="strong_wolfe")
+    x, y = torch.linspace(-1, 1, 32, dtype=torch.float64).reshape(16, 2), None
+    def closure():
+        optimizer.zero_grad()
+        loss = objective.loss_fn(dict(model.named_parameters()))
+        loss.backward()
+        return loss
+    optimizer.step(closure)
+    checkpoint["state_dict"] = model.state_dict()
+    checkpoint["metrics"] = {"final_loss": float(closure())}
+    save_checkpoint(f"toy/w{width}_s{seed}.pt", checkpoint)
+"""
+
+
+@pytest.mark.workflow
+def test_a_new_problem_is_one_module_through_the_generic_rules(tmp_path):
+    """A problem registered by a module outside the package (a few lines above) goes through
+    the same hessian, landscape, topology, table and profile rules: a dry run plans exactly
+    them, and a tiny real run gives its table with the problem's own fields and metrics."""
+    (tmp_path / "toy_problem.py").write_text(TOY_PROBLEM)
+    (tmp_path / "train_toy.py").write_text(TOY_TRAINING)
+    env = {**os.environ, "LOSSTOPO_PROBLEMS": str(tmp_path / "toy_problem.py")}
+    train = subprocess.run(
+        [sys.executable, "train_toy.py"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert train.returncode == 0, train.stderr
+    config = {
+        "pinn": {"enabled": False},
+        "unet": {"enabled": False},
+        "problem_modules": ["toy_problem.py"],
+        "models": [{"name": "toy", "checkpoints": "toy/*.pt", "dims": [2], "resolution": 5}],
+    }
+    path = tmp_path / "toy.yaml"
+    path.write_text(yaml.safe_dump(config))
+    dry = _snakemake(["-n", "--configfile", str(path)], tmp_path)
+    planned = re.findall(r"^\s*(?:local)?rule (\w+):", dry.stdout + dry.stderr, flags=re.M)
+    assert sorted(planned) == sorted(
+        ["all", "fig_model_profiles", "topology_table"] + ["hessian", "landscape", "topology"] * 2
+    )
+    result = _snakemake(["--cores", "2", "--configfile", str(path)], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = pd.read_csv(tmp_path / "results/tables/models/toy_topology_summary.csv")
+    assert set(table.problem) == {"toy"} and list(table.checkpoint) == ["w3_s0", "w4_s1"]
+    assert list(table.width) == [3, 4] and list(table.seed) == [0, 1]
+    for ckpt, loss in zip(table.checkpoint, table.final_loss, strict=True):
+        saved = torch.load(tmp_path / f"toy/{ckpt}.pt", weights_only=True)
+        assert loss == pytest.approx(saved["metrics"]["final_loss"])
+        landscape = xr.open_dataset(tmp_path / f"results/models/toy/{ckpt}/landscape_2d_d0.1.nc")
+        assert landscape.attrs["center_loss"] == pytest.approx(loss, rel=1e-5)
+    assert (tmp_path / "results/figures/models/toy_profiles.png").stat().st_size > 5_000
+    shutil.rmtree(tmp_path / ".snakemake", ignore_errors=True)

@@ -2,8 +2,11 @@
 
 The HVP is forward-over-reverse (``jvp`` of ``grad``) with ``torch.func``, so it is exact
 (no finite differences) and works for losses that themselves differentiate the network
-with respect to its inputs. Eigen-solvers work on flat vectors in ``named_parameters()``
-order and never know which problem the objective belongs to.
+with respect to its inputs. Where an operation has no forward-mode derivative of its
+backward (``F.mse_loss`` in torch 2.13 fails with "ZeroTensors are immutable"), the
+operator falls back to reverse-over-reverse (``vjp`` of ``grad``), which is exact as well.
+Eigen-solvers work on flat vectors in ``named_parameters()`` order and never know which
+problem the objective belongs to.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch.func import grad, jvp
+from torch.func import grad, jvp, vjp
 
 from losstopo.errors import LosstopoError
 from losstopo.objective import Objective
@@ -35,10 +38,22 @@ class HVPOperator:
         self.device = next(iter(objective.params.values())).device
         self.count = 0
         self._grad = grad(objective.loss_fn)
+        self.mode = "forward-over-reverse"
+        self._pullback: Callable | None = None
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
         tangent = self.objective.unflatten(v.to(self.dtype))
-        _, hv = jvp(self._grad, (self.objective.params,), (tangent,))
+        if self.mode == "forward-over-reverse":
+            try:
+                _, hv = jvp(self._grad, (self.objective.params,), (tangent,))
+            except RuntimeError as exc:
+                if self.count > 0:  # it worked before: a real error, not a missing formula
+                    raise
+                self.mode = f"reverse-over-reverse (forward mode failed: {exc})"
+        if self.mode != "forward-over-reverse":
+            if self._pullback is None:
+                _, self._pullback = vjp(self._grad, self.objective.params)
+            (hv,) = self._pullback(tangent)
         self.count += 1
         # forward-mode formulas of some ops promote 0-d float32 tangents to float64 (seen for
         # a scalar parameter inside exp/pow in torch 2.13): keep the objective's precision
@@ -171,7 +186,12 @@ def lanczos(
         method="lanczos",
         which=which,
         tol=tol,
-        extra={"basis_size": size, "restarts": restarts, "invariant_subspace": invariant},
+        extra={
+            "basis_size": size,
+            "restarts": restarts,
+            "invariant_subspace": invariant,
+            "hvp_mode": hvp.mode,
+        },
     )
 
 
@@ -234,6 +254,7 @@ def power_iteration(
         method="power",
         which="LM",
         tol=tol,
+        extra={"hvp_mode": hvp.mode},
     )
 
 

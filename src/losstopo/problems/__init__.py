@@ -1,11 +1,15 @@
 """Problem registry: each problem rebuilds its model and objective from a checkpoint.
 
 A new problem is one module that defines a :class:`Problem` and calls :func:`register`;
-nothing downstream of training changes.
+nothing downstream of training changes. Besides the built-in problems, the modules named in
+the environment variable ``LOSSTOPO_PROBLEMS`` (``path/to/file.py`` or ``package.module``,
+separated by ``os.pathsep``) are imported, so a problem can live outside this package; the
+workflow sets it from its ``problem_modules`` config. Importing such a module runs its code.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, Protocol
 
 import torch
@@ -71,6 +75,44 @@ def problem_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def load_problem_modules(specs: str) -> None:
+    """Import the problem modules of ``LOSSTOPO_PROBLEMS`` (each registers its problem)."""
+    import importlib
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    for spec in filter(None, specs.split(os.pathsep)):
+        try:
+            if spec.endswith(".py"):
+                path = Path(spec)
+                if not path.is_file():
+                    raise LosstopoError(f"LOSSTOPO_PROBLEMS: problem module {path} does not exist")
+                name = f"losstopo_problem_{path.stem}"
+                if name in sys.modules:
+                    continue
+                module_spec = importlib.util.spec_from_file_location(name, path)
+                assert module_spec is not None and module_spec.loader is not None
+                module = importlib.util.module_from_spec(module_spec)
+                sys.modules[name] = module
+                try:
+                    module_spec.loader.exec_module(module)
+                except BaseException:
+                    del sys.modules[name]
+                    raise
+            else:
+                importlib.import_module(spec)
+        except LosstopoError:
+            raise
+        except Exception as exc:
+            raise LosstopoError(
+                f"LOSSTOPO_PROBLEMS: problem module {spec} failed to import: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+
+
 # Registration happens on import of each problem module.
 from losstopo.problems import convection as _convection  # noqa: E402, F401
 from losstopo.problems import segmentation as _segmentation  # noqa: E402, F401
+
+load_problem_modules(os.environ.get("LOSSTOPO_PROBLEMS", ""))
