@@ -405,7 +405,7 @@ for _index, _entry in enumerate(config["models"]):
 
 
 # Problems registered by modules of the user's (the jobs import them).
-os.environ["LOSSTOPO_PROBLEMS"] = os.pathsep.join(config["problem_modules"])
+os.environ.update(LOSSTOPO_PROBLEMS=os.pathsep.join(config["problem_modules"]))
 
 
 def model_factory_inputs(spec):
