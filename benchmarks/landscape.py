@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from losstopo.checkpoint import load_objective
 from losstopo.directions import normalize_direction
+from losstopo.io.checkpoint import load_objective
 from losstopo.landscape import (
     LandscapeEvaluator,
     choose_chunk_size,

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from losstopo.api import hessian_eigenpairs, normalized_directions
-from losstopo.checkpoint import load_objective
 from losstopo.data.synthetic_pets import make_synthetic_pets
+from losstopo.io.checkpoint import load_objective
 from losstopo.landscape import LandscapeEvaluator, grid_alphas, grid_axes
 from losstopo.models.crf import MeanFieldCRF
 from losstopo.problems.segmentation import UNetConfig

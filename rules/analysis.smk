@@ -123,7 +123,7 @@ TOPOLOGY_SOURCES = package_sources(
     "topology/simplify.py",
     "topology/summary.py",
     "topology/descriptors.py",
-    "topology/topology_file.py",
+    "io/topology_file.py",
 )
 
 

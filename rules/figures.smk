@@ -4,7 +4,7 @@
 rule fig3_error_heatmap:
     input:
         table="results/tables/pinn_errors.csv",
-        code=package_sources("tables.py", "plots/heatmap.py", "plots/common.py"),
+        code=package_sources("io/tables.py", "plots/heatmap.py", "plots/common.py"),
     output:
         png=report(
             "results/figures/fig3_error_heatmap.png",
@@ -34,7 +34,7 @@ PROFILE_SOURCES = package_sources(
     "topology/profile.py",
     "topology/descriptors.py",
     "topology/simplify.py",
-    "topology/topology_file.py",
+    "io/topology_file.py",
 )
 PROFILE_OPTIONS = dict(
     linear="" if config["figures"]["log_loss"] else "--linear",

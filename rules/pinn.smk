@@ -35,7 +35,7 @@ rule train_pinn:
 rule pinn_errors:
     input:
         metrics=pinn_run_files("metrics.json"),
-        code=package_sources("tables.py"),
+        code=package_sources("io/tables.py"),
     output:
         "results/tables/pinn_errors.csv",
     log:

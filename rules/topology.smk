@@ -16,7 +16,7 @@ TOPOLOGY_TABLES = {
 rule topology_table:
     input:
         topology=lambda wildcards: TOPOLOGY_TABLES[wildcards.table],
-        code=package_sources("tables.py"),
+        code=package_sources("io/tables.py"),
     output:
         "results/tables/{table}.csv",
     log:

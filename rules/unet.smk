@@ -77,7 +77,7 @@ rule unet_accuracy:
     input:
         metrics=[f"{run}/metrics.csv" for run in unet_runs()],
         runs=[f"{run}/run.json" for run in unet_runs()],
-        code=package_sources("tables.py"),
+        code=package_sources("io/tables.py"),
     output:
         "results/tables/unet_accuracy.csv",
     log:
@@ -113,7 +113,7 @@ rule fig_unet_topology_vs_accuracy:
 rule fig4_accuracy_heatmap:
     input:
         table="results/tables/unet_accuracy.csv",
-        code=package_sources("tables.py", "plots/heatmap.py", "plots/common.py"),
+        code=package_sources("io/tables.py", "plots/heatmap.py", "plots/common.py"),
     output:
         png=report(
             "results/figures/fig4_accuracy_heatmap.png",

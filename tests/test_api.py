@@ -9,10 +9,11 @@ import torch.nn.functional as F
 import xarray as xr
 
 import losstopo
-from losstopo.checkpoint import load_objective
 from losstopo.cli import main
 from losstopo.directions import hessian_directions
 from losstopo.errors import LosstopoError
+from losstopo.io.checkpoint import load_objective
+from losstopo.io.topology_file import tree_dataset
 
 PUBLIC = [
     "Objective",
@@ -90,7 +91,7 @@ def test_api_and_cli_give_identical_numbers(pinn_run):
     np.testing.assert_array_equal(tree.node_parent, topology.node_parent.values)
     np.testing.assert_array_equal(tree.segmentation.reshape(9, 9), topology.segmentation.values)
     np.testing.assert_array_equal(tree.pairs.birth.values, topology.birth.values)
-    converted = tree.to_dataset()
+    converted = tree_dataset(tree)
     np.testing.assert_array_equal(converted.node_size.values, topology.node_size.values)
 
 

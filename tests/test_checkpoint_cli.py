@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from losstopo.checkpoint import load_checkpoint, load_objective
 from losstopo.cli import main
 from losstopo.errors import LosstopoError
+from losstopo.io.checkpoint import load_checkpoint, load_objective
 from losstopo.problems import get_problem
 
 FAST = ["--iterations", "5", "--threads", "1", "--device", "cpu"]

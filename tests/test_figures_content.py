@@ -46,8 +46,8 @@ def write_panel(directory, field, beta=1.0, lr=1.0, seed=0, error=0.01, distance
     """A landscape with PINN-like checkpoint attributes and its topology (via the CLI);
     returns the topology path (its ``source`` is the landscape path as given)."""
     from losstopo.cli import main
+    from losstopo.io.landscape_file import landscape_dataset, write_landscape
     from losstopo.landscape import LandscapeResult, grid_axes
-    from losstopo.landscape_file import landscape_dataset, write_landscape
 
     directory.mkdir(parents=True, exist_ok=True)
     dims = field.ndim
@@ -282,8 +282,8 @@ def test_relative_loss_axis_is_shared_by_the_whole_figure(panel_files):
 
 
 def test_titles_and_annotations_come_from_the_topology_files(panel_files):
+    from losstopo.io.topology_file import tree_from_files
     from losstopo.topology.descriptors import trained_basin
-    from losstopo.topology.topology_file import tree_from_files
 
     files, _ = panel_files
     fig = grid_of(files[:2], columns=2)

@@ -9,8 +9,8 @@ import pytest
 import torch
 import xarray as xr
 
-from losstopo.checkpoint import load_objective
 from losstopo.cli import main
+from losstopo.io.checkpoint import load_objective
 
 SMALL = ["--hidden", "8,8", "--iterations", "30", "--device", "cpu"]
 

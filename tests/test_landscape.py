@@ -322,7 +322,7 @@ def test_stacked_pinn_loss_equals_vmap_and_per_point(run_with_directions, dtype,
     per-point loop, on a trained checkpoint."""
     from torch.func import vmap
 
-    from losstopo.checkpoint import load_objective
+    from losstopo.io.checkpoint import load_objective
 
     objective = load_objective(run_with_directions / "model.pt", torch.device("cpu"), dtype)
     assert objective.batched_loss_fn is not None
@@ -380,8 +380,8 @@ def test_landscape_of_a_batchnorm_network_in_eval_mode():
 
 
 def test_netcdf_round_trip_keeps_nan_coordinates_and_attributes(tmp_path):
+    from losstopo.io.landscape_file import landscape_dataset, read_landscape, write_landscape
     from losstopo.landscape import LandscapeResult
-    from losstopo.landscape_file import landscape_dataset, read_landscape, write_landscape
 
     axes = grid_axes(2, 5, 0.25)
     loss = np.arange(25, dtype=float).reshape(5, 5)

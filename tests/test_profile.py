@@ -139,8 +139,8 @@ def test_profile_figure_cli(tmp_path, capsys):
     import json
 
     from losstopo.cli import main
+    from losstopo.io.landscape_file import landscape_dataset, write_landscape
     from losstopo.landscape import LandscapeResult, grid_axes
-    from losstopo.landscape_file import landscape_dataset, write_landscape
 
     run = tmp_path / "run"
     run.mkdir()
@@ -175,8 +175,8 @@ def test_profile_figure_cli(tmp_path, capsys):
 
 def test_landscape_2d_figure(tmp_path, capsys):
     from losstopo.cli import main
+    from losstopo.io.landscape_file import landscape_dataset, write_landscape
     from losstopo.landscape import LandscapeResult, grid_axes
-    from losstopo.landscape_file import landscape_dataset, write_landscape
 
     field = three_well_field(21)
     path = tmp_path / "landscape_2d.nc"

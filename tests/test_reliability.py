@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from losstopo.atomic import write_atomic
 from losstopo.cli import main
+from losstopo.io.atomic import write_atomic
 
 
 @pytest.fixture(scope="module")

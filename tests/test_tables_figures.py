@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from losstopo.atomic import write_atomic, write_json_atomic
 from losstopo.cli import main
 from losstopo.errors import LosstopoError
-from losstopo.tables import PINN_COLUMNS, mean_error_grid, pinn_table
+from losstopo.io.atomic import write_atomic, write_json_atomic
+from losstopo.io.tables import PINN_COLUMNS, mean_error_grid, pinn_table
 
 
 def _metrics(path, beta, lr, seed, error, diverged=False):

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 import torch
 
-from losstopo.checkpoint import load_checkpoint, load_objective
 from losstopo.data.synthetic_pets import make_synthetic_pets
 from losstopo.errors import LosstopoError
+from losstopo.io.checkpoint import load_checkpoint, load_objective
 from losstopo.problems.segmentation import (
     UNetConfig,
     confusion_matrix,
@@ -320,7 +320,7 @@ def test_divergence_is_recorded_kept_visible_and_shown(pets, tmp_path):
     """A learning rate of 1e30 makes the losses non-finite: every epoch from then on is marked
     diverged, metrics.csv keeps NaN visible (not empty cells), the accuracy is NaN instead of
     the score of an arbitrary argmax, and the table and heat-map grid show the cell as NaN."""
-    from losstopo.tables import mean_accuracy_grid, unet_table
+    from losstopo.io.tables import mean_accuracy_grid, unet_table
 
     out = tmp_path / "lr1e30_seed0"
     train_unet_run(tiny_config(pets, lr=1e30, epochs=2), 0, out, CPU)

@@ -664,7 +664,7 @@ TOY_TRAINING = """
 import sys
 import torch
 sys.path.insert(0, ".")
-from losstopo.checkpoint import save_checkpoint
+from losstopo.io.checkpoint import save_checkpoint
 from losstopo.problems import get_problem
 
 problem = get_problem("toy")

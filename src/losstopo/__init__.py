@@ -11,17 +11,13 @@ Reproduces Geniesse et al., "Visualizing Loss Functions as Topological Landscape
 - ``direction_between(objective, other_params)`` — the direction to another checkpoint.
 - ``sample_landscape(objective, directions, resolution, distance)`` — the loss on the
   grid θ + Σ aᵢ dᵢ as an xarray Dataset (the contents of ``landscape.nc``).
-- ``merge_tree(landscape)`` — the sub-level-set merge tree (``.pairs``, ``.to_dataset()``).
+- ``merge_tree(landscape)`` — the sub-level-set merge tree (``.pairs``; its ``topology.nc``
+  dataset is ``losstopo.io.topology_file.tree_dataset(tree)``).
 - ``landscape_profile(tree)`` — the topological landscape profile as polygons and markers.
 - ``plot_profile(profile_or_tree)`` — draw a profile with matplotlib.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("losstopo")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+unknown"
+from losstopo._version import __version__
 
 # The public API is imported on first use (PEP 562), so ``import losstopo`` — and every
 # command-line job that needs no torch — starts without importing torch or matplotlib.

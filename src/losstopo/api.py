@@ -17,11 +17,11 @@ from matplotlib.axes import Axes
 from losstopo.directions import NORMALIZATIONS, check_direction, cosine_gram, normalize_direction
 from losstopo.errors import LosstopoError
 from losstopo.hessian import EigenResult, HVPOperator, lanczos, power_iteration
+from losstopo.io.landscape_file import landscape_dataset
+from losstopo.io.provenance import base_provenance
 from losstopo.landscape import sample_landscape as _sample_grid
-from losstopo.landscape_file import landscape_dataset
 from losstopo.objective import Objective, Params
 from losstopo.plots.profile import draw_profile, shared_norm
-from losstopo.provenance import base_provenance
 from losstopo.runtime import device_name
 from losstopo.topology.mergetree import MergeTree
 from losstopo.topology.mergetree import merge_tree as _merge_tree_array
@@ -140,7 +140,7 @@ def sample_landscape(
     self-describing dataset that ``losstopo landscape`` writes to ``landscape.nc``.
 
     With ``tiles > 1`` only tile ``tile`` of the first axis is computed; merging all tiles
-    (``losstopo.landscape_file.merge_tiles``) gives the untiled dataset's values exactly.
+    (``losstopo.io.landscape_file.merge_tiles``) gives the untiled dataset's values exactly.
     """
     from losstopo.landscape import choose_chunk_size, tile_slabs
 

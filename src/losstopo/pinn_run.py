@@ -7,10 +7,10 @@ from typing import Any
 
 import torch
 
-from losstopo.atomic import write_json_atomic
-from losstopo.checkpoint import save_checkpoint
+from losstopo.io.atomic import write_json_atomic
+from losstopo.io.checkpoint import save_checkpoint
+from losstopo.io.provenance import base_provenance
 from losstopo.problems.convection import PINNConfig, train
-from losstopo.provenance import base_provenance
 from losstopo.runtime import device_name
 
 

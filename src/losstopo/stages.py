@@ -52,7 +52,7 @@ def load_analysed_checkpoint(
 ) -> AnalysedCheckpoint:
     """A losstopo checkpoint through its problem, or any file through ``factory``
     (``FILE.py:function`` or ``module:function``; this executes the user's code)."""
-    from losstopo.provenance import sha256_of
+    from losstopo.io.provenance import sha256_of
 
     path = Path(path)
     if factory is not None:
@@ -76,7 +76,7 @@ def load_analysed_checkpoint(
             "table_metrics": list(objective.metadata.get("metrics", {})),
         }
     else:
-        from losstopo.checkpoint import load_checkpoint, load_objective
+        from losstopo.io.checkpoint import load_checkpoint, load_objective
         from losstopo.problems import get_problem
 
         checkpoint = load_checkpoint(path)
@@ -116,8 +116,8 @@ def compute_hessian(
 ) -> xr.Dataset:
     """Top-``top_k`` eigenpairs of the checkpoint's objective as the ``hessian.nc`` dataset."""
     from losstopo.api import hessian_eigenpairs
-    from losstopo.hessian_file import hessian_dataset
-    from losstopo.provenance import base_provenance
+    from losstopo.io.hessian_file import hessian_dataset
+    from losstopo.io.provenance import base_provenance
     from losstopo.runtime import device_name
 
     objective = checkpoint.objective
@@ -180,9 +180,9 @@ def compute_landscape(
 
     from losstopo.api import sample_landscape
     from losstopo.directions import hessian_directions
-    from losstopo.hessian_file import read_hessian
+    from losstopo.io.hessian_file import read_hessian
+    from losstopo.io.provenance import sha256_of
     from losstopo.landscape import grid_axes
-    from losstopo.provenance import sha256_of
 
     grid_axes(dims, resolution, distance)  # validate before any work
     hessian = read_hessian(directions)
@@ -274,13 +274,13 @@ def compute_topology(
 ) -> TopologyResult:
     """Merge tree of a ``landscape.nc`` with its summaries and shape descriptors; the stored
     tree is simplified at ``persistence_threshold`` (absolute, or relative to the range)."""
-    from losstopo.landscape_file import read_landscape
-    from losstopo.provenance import base_provenance, sha256_of
+    from losstopo.io.landscape_file import read_landscape
+    from losstopo.io.provenance import base_provenance, sha256_of
+    from losstopo.io.topology_file import topology_dataset
     from losstopo.topology.descriptors import shape_descriptors
     from losstopo.topology.mergetree import merge_tree
     from losstopo.topology.simplify import absolute_threshold, simplify
     from losstopo.topology.summary import summarize
-    from losstopo.topology.topology_file import topology_dataset
 
     if not 0 <= summary_threshold < 1:
         raise LosstopoError(f"--summary-threshold must be in [0, 1), got {summary_threshold}")

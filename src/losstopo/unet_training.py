@@ -30,8 +30,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from losstopo.atomic import atomic_path, write_atomic, write_json_atomic
-from losstopo.checkpoint import save_checkpoint
+from losstopo.io.atomic import atomic_path, write_atomic, write_json_atomic
+from losstopo.io.checkpoint import save_checkpoint
+from losstopo.io.provenance import base_provenance
 from losstopo.problems.segmentation import (
     UNetConfig,
     build_model,
@@ -39,7 +40,6 @@ from losstopo.problems.segmentation import (
     pixel_loss,
     scores,
 )
-from losstopo.provenance import base_provenance
 from losstopo.runtime import device_name, seed_everything
 from losstopo.training import progress_bar
 

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from losstopo import __version__
+from losstopo._version import __version__
 from losstopo.cli import analysis, figures, pinn, segmentation
 from losstopo.cli.common import Parser
 from losstopo.errors import LosstopoError

@@ -35,8 +35,8 @@ def _analysed_checkpoint(args: argparse.Namespace):
 
 
 def _cmd_hessian(args: argparse.Namespace) -> None:
-    from losstopo.atomic import ensure_writable_dir
-    from losstopo.hessian_file import write_hessian
+    from losstopo.io.atomic import ensure_writable_dir
+    from losstopo.io.hessian_file import write_hessian
     from losstopo.stages import compute_hessian
 
     ensure_writable_dir(Path(args.out).parent)
@@ -68,9 +68,9 @@ def _cmd_hessian(args: argparse.Namespace) -> None:
 def _cmd_landscape(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from losstopo.atomic import ensure_writable_dir
+    from losstopo.io.atomic import ensure_writable_dir
+    from losstopo.io.landscape_file import write_landscape
     from losstopo.landscape import grid_axes
-    from losstopo.landscape_file import write_landscape
     from losstopo.stages import compute_landscape
 
     grid_axes(args.dims, args.resolution, args.distance)  # validate before any work
@@ -112,7 +112,7 @@ def _cmd_landscape(args: argparse.Namespace) -> None:
 
 
 def _cmd_landscape_merge(args: argparse.Namespace) -> None:
-    from losstopo.landscape_file import merge_tiles, read_landscape, write_landscape
+    from losstopo.io.landscape_file import merge_tiles, read_landscape, write_landscape
 
     merged = merge_tiles([read_landscape(path) for path in args.tiles])
     write_landscape(merged, args.out)
@@ -120,9 +120,9 @@ def _cmd_landscape_merge(args: argparse.Namespace) -> None:
 
 
 def _cmd_topology(args: argparse.Namespace) -> None:
-    from losstopo.atomic import ensure_writable_dir
+    from losstopo.io.atomic import ensure_writable_dir
+    from losstopo.io.topology_file import write_topology
     from losstopo.stages import compute_topology
-    from losstopo.topology.topology_file import write_topology
 
     ensure_writable_dir(Path(args.out).parent)
     result = compute_topology(
@@ -156,7 +156,7 @@ def _cmd_topology(args: argparse.Namespace) -> None:
 
 
 def _cmd_topology_table(args: argparse.Namespace) -> None:
-    from losstopo.tables import parse_regimes, topology_table, write_csv_atomic
+    from losstopo.io.tables import parse_regimes, topology_table, write_csv_atomic
 
     table = topology_table(args.topology, parse_regimes(args.regime))
     write_csv_atomic(table, args.out)
@@ -186,7 +186,7 @@ def _cmd_estimate(args: argparse.Namespace) -> None:
     text = report(central, predict(config, probes, cores), probes)
     print(text)
     if args.out:
-        from losstopo.atomic import write_atomic
+        from losstopo.io.atomic import write_atomic
 
         write_atomic(args.out, lambda tmp: tmp.write_text(text + "\n"))
 

@@ -42,7 +42,7 @@ def _cmd_figure_profiles(args: argparse.Namespace) -> None:
 
 
 def _read_table(path_text: str):
-    from losstopo.tables import read_table
+    from losstopo.io.tables import read_table
 
     return read_table(path_text)
 
@@ -68,15 +68,15 @@ def _cmd_figure_landscape_2d(args: argparse.Namespace) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from losstopo.landscape_file import read_landscape
+    from losstopo.io.landscape_file import read_landscape
     from losstopo.plots.common import save_figure
     from losstopo.plots.landscape2d import draw_landscape_2d, landscape_norm
 
     landscape = read_landscape(args.landscape)
     minima = None
     if args.topology:
+        from losstopo.io.topology_file import read_topology
         from losstopo.topology.mergetree import MINIMUM
-        from losstopo.topology.topology_file import read_topology
 
         topology = read_topology(args.topology)
         vertices = topology.node_vertex.values[topology.node_kind.values == MINIMUM]

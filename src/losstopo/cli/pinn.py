@@ -17,7 +17,7 @@ log = logging.getLogger("losstopo")
 
 
 def _cmd_train_pinn(args: argparse.Namespace) -> None:
-    from losstopo.atomic import ensure_writable_dir
+    from losstopo.io.atomic import ensure_writable_dir
     from losstopo.pinn_run import write_pinn_run
     from losstopo.problems.convection import PINNConfig
     from losstopo.runtime import resolve_device, set_threads
@@ -53,7 +53,7 @@ def _cmd_train_pinn(args: argparse.Namespace) -> None:
 
 
 def _cmd_pinn_table(args: argparse.Namespace) -> None:
-    from losstopo.tables import pinn_table, write_csv_atomic
+    from losstopo.io.tables import pinn_table, write_csv_atomic
 
     table = pinn_table(args.metrics)
     write_csv_atomic(table, args.out)
@@ -73,9 +73,9 @@ def beta_lr(text: str) -> tuple[float, float]:
 
 def _cmd_figure_pinn_heatmap(args: argparse.Namespace) -> None:
 
+    from losstopo.io.tables import mean_error_grid, read_table
     from losstopo.plots.common import save_figure
     from losstopo.plots.heatmap import error_heatmap
-    from losstopo.tables import mean_error_grid, read_table
 
     table = read_table(args.table)
     grid = mean_error_grid(table, args.value)

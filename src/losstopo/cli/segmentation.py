@@ -34,7 +34,7 @@ def _cmd_make_pets(args: argparse.Namespace) -> None:
 
 
 def _cmd_train_unet(args: argparse.Namespace) -> None:
-    from losstopo.atomic import ensure_writable_dir
+    from losstopo.io.atomic import ensure_writable_dir
     from losstopo.problems.segmentation import UNetConfig
     from losstopo.runtime import resolve_device, resolve_dtype, set_threads
     from losstopo.unet_training import train_unet_run
@@ -82,7 +82,7 @@ def _cmd_train_unet(args: argparse.Namespace) -> None:
 
 
 def _cmd_unet_table(args: argparse.Namespace) -> None:
-    from losstopo.tables import unet_table, write_csv_atomic
+    from losstopo.io.tables import unet_table, write_csv_atomic
 
     table = unet_table(args.metrics)
     write_csv_atomic(table, args.out)
@@ -91,9 +91,9 @@ def _cmd_unet_table(args: argparse.Namespace) -> None:
 
 def _cmd_figure_unet_heatmap(args: argparse.Namespace) -> None:
 
+    from losstopo.io.tables import mean_accuracy_grid, read_table
     from losstopo.plots.common import save_figure
     from losstopo.plots.heatmap import accuracy_heatmap
-    from losstopo.tables import mean_accuracy_grid, read_table
 
     table = read_table(args.table)
     grid = mean_accuracy_grid(table, args.value)
@@ -104,9 +104,9 @@ def _cmd_figure_unet_heatmap(args: argparse.Namespace) -> None:
 
 
 def _cmd_figure_topology_vs_accuracy(args: argparse.Namespace) -> None:
+    from losstopo.io.tables import read_table
     from losstopo.plots.common import save_figure
     from losstopo.plots.figures import topology_vs_accuracy
-    from losstopo.tables import read_table
 
     figure = topology_vs_accuracy(read_table(args.table), connectivity=args.connectivity)
     save_figure(figure, args.out)

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from losstopo._version import __version__
 from losstopo.data.pets import SPLITS, SYNTHETIC_MARKER
 from losstopo.errors import LosstopoError
 
@@ -392,20 +393,6 @@ def render_pet(rng: np.random.Generator, species: int, size: int) -> tuple[np.nd
 # --------------------------------------------------------------------------- writing
 
 
-def _version() -> str:
-    try:
-        import losstopo
-
-        return str(losstopo.__version__)
-    except (ImportError, AttributeError):
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            return version("losstopo")
-        except PackageNotFoundError:
-            return "unknown"
-
-
 def _check_count(name: str, value: int, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise LosstopoError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -472,7 +459,7 @@ def make_synthetic_pets(
             "generator": "losstopo.data.synthetic_pets.make_synthetic_pets",
             "parameters": {"n_trainval": n_trainval, "n_test": n_test, "size": size},
             "seed": seed,
-            "losstopo_version": _version(),
+            "losstopo_version": __version__,
             "counts": counts,
             "trimap_values": {"1": "pet", "2": "background", "3": "border"},
             "border_half_width_px": max(1, round(size / 40)),

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from losstopo.atomic import write_atomic
 from losstopo.errors import LosstopoError
+from losstopo.io.atomic import write_atomic
 
 FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
 

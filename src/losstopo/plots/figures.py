@@ -18,6 +18,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from losstopo.errors import LosstopoError
+from losstopo.io.topology_file import tree_from_files
 from losstopo.plots.profile import (
     ABSOLUTE_COLOUR_LABEL,
     BASIN_COLOR,
@@ -39,7 +40,6 @@ from losstopo.plots.profile import (
 )
 from losstopo.topology.profile import Profile, landscape_profile
 from losstopo.topology.simplify import absolute_threshold, simplify
-from losstopo.topology.topology_file import tree_from_files
 
 
 @dataclass

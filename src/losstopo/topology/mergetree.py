@@ -246,21 +246,6 @@ class MergeTree:
             }
         )
 
-    def to_dataset(self, attrs: dict | None = None, coords: dict | None = None):
-        """The ``topology.nc`` dataset of this tree (axes named a0, a1, …)."""
-        from losstopo.topology.topology_file import topology_dataset
-
-        names = [f"a{i}" for i in range(len(self.shape))]
-        base = {
-            "connectivity": self.connectivity,
-            "k": self.k,
-            "symmetrize": self.symmetrize,
-            "n_minima": self.n_minima,
-            "n_saddles": self.n_saddles,
-            "n_components": self.n_components,
-        }
-        return topology_dataset(self, names, coords or {}, {**base, **(attrs or {})})
-
     def children(self) -> list[list[int]]:
         """Child nodes of every node (children are created before their parents)."""
         children: list[list[int]] = [[] for _ in range(len(self.node_vertex))]

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from losstopo.atomic import write_atomic
 from losstopo.errors import LosstopoError
+from losstopo.io.atomic import write_atomic
 
 
 def attr_value(value: Any) -> Any:

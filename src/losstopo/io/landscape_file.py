@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from losstopo.netcdf import open_checked, write_dataset_atomic
+from losstopo.io.netcdf import open_checked, write_dataset_atomic
 
 if TYPE_CHECKING:  # torch is imported only by the stages that evaluate losses
     from losstopo.landscape import LandscapeResult

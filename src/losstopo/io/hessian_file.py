@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 from losstopo.hessian import EigenResult
-from losstopo.netcdf import open_checked, write_dataset_atomic
+from losstopo.io.netcdf import open_checked, write_dataset_atomic
 from losstopo.objective import Objective
 
 VARIABLES = ["eigenvalues", "eigenvectors", "residual"]

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from losstopo.netcdf import open_checked, write_dataset_atomic
+from losstopo.io.netcdf import open_checked, write_dataset_atomic
 from losstopo.topology.mergetree import MergeTree
 
 NODE_VARIABLES = [
@@ -52,6 +52,23 @@ def topology_dataset(
     return dataset
 
 
+def tree_dataset(
+    tree: MergeTree, attrs: dict[str, Any] | None = None, coords: dict[str, Any] | None = None
+) -> xr.Dataset:
+    """The ``topology.nc`` dataset of a tree on its own (axes named a0, a1, …): its
+    neighbourhood settings and counts as attributes, to which ``attrs`` adds."""
+    names = [f"a{i}" for i in range(len(tree.shape))]
+    base = {
+        "connectivity": tree.connectivity,
+        "k": tree.k,
+        "symmetrize": tree.symmetrize,
+        "n_minima": tree.n_minima,
+        "n_saddles": tree.n_saddles,
+        "n_components": tree.n_components,
+    }
+    return topology_dataset(tree, names, coords or {}, {**base, **(attrs or {})})
+
+
 def write_topology(dataset: xr.Dataset, path: str | Path) -> None:
     write_dataset_atomic(dataset, path)
 
@@ -63,7 +80,7 @@ def read_topology(path: str | Path) -> xr.Dataset:
 def tree_from_files(topology_path: str | Path, landscape_path: str | Path) -> MergeTree:
     """Rebuild a :class:`MergeTree` from ``topology.nc`` and the landscape it was computed on."""
     from losstopo.errors import LosstopoError
-    from losstopo.landscape_file import read_landscape
+    from losstopo.io.landscape_file import read_landscape
     from losstopo.topology.mergetree import finite_or_inf
 
     topology = read_topology(topology_path)

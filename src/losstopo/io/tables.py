@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from losstopo.atomic import write_atomic
 from losstopo.errors import LosstopoError
+from losstopo.io.atomic import write_atomic
 
 PINN_COLUMNS = [
     "beta",

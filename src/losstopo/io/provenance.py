@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from losstopo import __version__
+from losstopo._version import __version__
 
 
 def _torch_version() -> str:

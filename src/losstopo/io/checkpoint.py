@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from losstopo.atomic import write_atomic
 from losstopo.errors import LosstopoError
+from losstopo.io.atomic import write_atomic
 from losstopo.objective import Objective
 
 REQUIRED_KEYS = ("problem", "hparams", "state_dict", "metrics", "seed", "device")
