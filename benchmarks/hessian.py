@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from losstopo.hessian import HVPOperator, lanczos, power_iteration, start_vector
+from losstopo.hessian.operator import HVPOperator
+from losstopo.hessian.solvers import lanczos, power_iteration, start_vector
 from losstopo.io.checkpoint import load_objective
 from losstopo.pinn_run import write_pinn_run
 from losstopo.problems.convection import PINNConfig

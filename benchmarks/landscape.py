@@ -18,14 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from losstopo.directions import normalize_direction
 from losstopo.io.checkpoint import load_objective
-from losstopo.landscape import (
-    LandscapeEvaluator,
-    choose_chunk_size,
-    grid_alphas,
-    grid_axes,
-)
+from losstopo.landscape.directions import normalize_direction
+from losstopo.landscape.evaluation import LandscapeEvaluator, choose_chunk_size
+from losstopo.landscape.grid import grid_alphas, grid_axes
 from losstopo.pinn_run import write_pinn_run
 from losstopo.problems.convection import PINNConfig
 

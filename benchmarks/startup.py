@@ -31,7 +31,7 @@ def median_seconds(command: list[str], repeats: int) -> float:
 
 def small_landscape(path: Path) -> None:
     from losstopo.io.landscape_file import landscape_dataset, write_landscape
-    from losstopo.landscape import LandscapeResult, grid_axes
+    from losstopo.landscape.grid import LandscapeResult, grid_axes
 
     axes = grid_axes(3, 11, 0.1)
     loss = np.random.default_rng(0).random((11, 11, 11))

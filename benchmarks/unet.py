@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from losstopo.api import hessian_eigenpairs, normalized_directions
 from losstopo.data.synthetic_pets import make_synthetic_pets
 from losstopo.io.checkpoint import load_objective
-from losstopo.landscape import LandscapeEvaluator, grid_alphas, grid_axes
+from losstopo.landscape.evaluation import LandscapeEvaluator
+from losstopo.landscape.grid import grid_alphas, grid_axes
 from losstopo.models.crf import MeanFieldCRF
 from losstopo.problems.segmentation import UNetConfig
 from losstopo.unet_training import train_unet_run

@@ -215,7 +215,7 @@ def test_topology_cli_builds_knn_on_integer_indices(tmp_path):
     from losstopo.cli import main
     from losstopo.io.landscape_file import landscape_dataset, read_landscape, write_landscape
     from losstopo.io.topology_file import read_topology
-    from losstopo.landscape import LandscapeResult, grid_axes
+    from losstopo.landscape.grid import LandscapeResult, grid_axes
 
     axes = grid_axes(3, 9, 0.7)
     loss = np.random.default_rng(3).random((9, 9, 9))

@@ -47,7 +47,7 @@ def write_panel(directory, field, beta=1.0, lr=1.0, seed=0, error=0.01, distance
     returns the topology path (its ``source`` is the landscape path as given)."""
     from losstopo.cli import main
     from losstopo.io.landscape_file import landscape_dataset, write_landscape
-    from losstopo.landscape import LandscapeResult, grid_axes
+    from losstopo.landscape.grid import LandscapeResult, grid_axes
 
     directory.mkdir(parents=True, exist_ok=True)
     dims = field.ndim

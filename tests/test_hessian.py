@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from torch.func import functional_call
 
 from losstopo.errors import LosstopoError
-from losstopo.hessian import HVPOperator, lanczos, power_iteration, start_vector
+from losstopo.hessian.operator import HVPOperator
+from losstopo.hessian.solvers import lanczos, power_iteration, start_vector
 from losstopo.models.mlp import MLP
 from losstopo.objective import Objective
 from losstopo.problems.convection import loss_terms, make_data

@@ -13,14 +13,10 @@ from hypothesis import strategies as st
 from torch.func import functional_call
 
 from losstopo.cli import main
-from losstopo.directions import cosine_gram, normalize_direction
 from losstopo.errors import LosstopoError
-from losstopo.landscape import (
-    LandscapeEvaluator,
-    grid_alphas,
-    grid_axes,
-    sample_landscape,
-)
+from losstopo.landscape.directions import cosine_gram, normalize_direction
+from losstopo.landscape.evaluation import LandscapeEvaluator, sample_landscape
+from losstopo.landscape.grid import grid_alphas, grid_axes
 from losstopo.models.mlp import MLP
 from losstopo.objective import Objective
 from losstopo.problems.convection import loss_terms, make_data
@@ -339,7 +335,7 @@ def test_stacked_pinn_loss_equals_vmap_and_per_point(run_with_directions, dtype,
 
 
 def test_chunk_size_respects_budget_and_bounds():
-    from losstopo.landscape import choose_chunk_size
+    from losstopo.landscape.evaluation import choose_chunk_size
 
     objective = pinn_objective()
     assert choose_chunk_size(objective, 1e-6, 100) == 1
@@ -381,7 +377,7 @@ def test_landscape_of_a_batchnorm_network_in_eval_mode():
 
 def test_netcdf_round_trip_keeps_nan_coordinates_and_attributes(tmp_path):
     from losstopo.io.landscape_file import landscape_dataset, read_landscape, write_landscape
-    from losstopo.landscape import LandscapeResult
+    from losstopo.landscape.grid import LandscapeResult
 
     axes = grid_axes(2, 5, 0.25)
     loss = np.arange(25, dtype=float).reshape(5, 5)

@@ -140,7 +140,7 @@ def test_profile_figure_cli(tmp_path, capsys):
 
     from losstopo.cli import main
     from losstopo.io.landscape_file import landscape_dataset, write_landscape
-    from losstopo.landscape import LandscapeResult, grid_axes
+    from losstopo.landscape.grid import LandscapeResult, grid_axes
 
     run = tmp_path / "run"
     run.mkdir()
@@ -176,7 +176,7 @@ def test_profile_figure_cli(tmp_path, capsys):
 def test_landscape_2d_figure(tmp_path, capsys):
     from losstopo.cli import main
     from losstopo.io.landscape_file import landscape_dataset, write_landscape
-    from losstopo.landscape import LandscapeResult, grid_axes
+    from losstopo.landscape.grid import LandscapeResult, grid_axes
 
     field = three_well_field(21)
     path = tmp_path / "landscape_2d.nc"

@@ -17,7 +17,7 @@ from scipy.sparse.csgraph import connected_components
 
 from losstopo.cli import main
 from losstopo.io.landscape_file import landscape_dataset, write_landscape
-from losstopo.landscape import LandscapeResult, grid_axes
+from losstopo.landscape.grid import LandscapeResult, grid_axes
 from losstopo.topology.mergetree import MINIMUM, SADDLE, merge_tree
 from losstopo.topology.neighbors import grid_offsets
 from losstopo.topology.simplify import absolute_threshold, simplify

@@ -225,7 +225,7 @@ def test_unknown_objective_options_are_rejected(uninterrupted):
 
 
 def test_float32_hessian_products_stay_float32(uninterrupted):
-    from losstopo.hessian import HVPOperator
+    from losstopo.hessian.operator import HVPOperator
 
     path = uninterrupted / "checkpoints" / checkpoint_name(3)
     obj32 = load_objective(path, CPU, torch.float32, batch_size=4)

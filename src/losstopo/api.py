@@ -14,12 +14,18 @@ import torch
 import xarray as xr
 from matplotlib.axes import Axes
 
-from losstopo.directions import NORMALIZATIONS, check_direction, cosine_gram, normalize_direction
 from losstopo.errors import LosstopoError
-from losstopo.hessian import EigenResult, HVPOperator, lanczos, power_iteration
+from losstopo.hessian.operator import HVPOperator
+from losstopo.hessian.solvers import EigenResult, lanczos, power_iteration
 from losstopo.io.landscape_file import landscape_dataset
 from losstopo.io.provenance import base_provenance
-from losstopo.landscape import sample_landscape as _sample_grid
+from losstopo.landscape.directions import (
+    NORMALIZATIONS,
+    check_direction,
+    cosine_gram,
+    normalize_direction,
+)
+from losstopo.landscape.evaluation import sample_landscape as _sample_grid
 from losstopo.objective import Objective, Params
 from losstopo.plots.profile import draw_profile, shared_norm
 from losstopo.runtime import device_name
@@ -142,7 +148,8 @@ def sample_landscape(
     With ``tiles > 1`` only tile ``tile`` of the first axis is computed; merging all tiles
     (``losstopo.io.landscape_file.merge_tiles``) gives the untiled dataset's values exactly.
     """
-    from losstopo.landscape import choose_chunk_size, tile_slabs
+    from losstopo.landscape.evaluation import choose_chunk_size
+    from losstopo.landscape.grid import tile_slabs
 
     slabs = tile_slabs(resolution, tile, tiles) if tiles > 1 else None
     if chunk_size is None:  # from the full grid, so every tile chunks like the whole

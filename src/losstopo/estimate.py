@@ -150,8 +150,10 @@ def probe_unet(unet: dict[str, Any]) -> UNetProbes:
 
 def probe(dims: list[int], dtype: str = "float32", unet: dict | None = None) -> Probes:
     """Time small instances of every stage (the UNet's too when ``unet`` is configured)."""
-    from losstopo.hessian import HVPOperator, start_vector
-    from losstopo.landscape import LandscapeEvaluator, grid_alphas, grid_axes
+    from losstopo.hessian.operator import HVPOperator
+    from losstopo.hessian.solvers import start_vector
+    from losstopo.landscape.evaluation import LandscapeEvaluator
+    from losstopo.landscape.grid import grid_alphas, grid_axes
     from losstopo.problems.convection import ConvectionProblem, PINNConfig, train
     from losstopo.topology.mergetree import merge_tree
 

@@ -179,10 +179,10 @@ def compute_landscape(
     import numpy as np
 
     from losstopo.api import sample_landscape
-    from losstopo.directions import hessian_directions
     from losstopo.io.hessian_file import read_hessian
     from losstopo.io.provenance import sha256_of
-    from losstopo.landscape import grid_axes
+    from losstopo.landscape.directions import hessian_directions
+    from losstopo.landscape.grid import grid_axes
 
     grid_axes(dims, resolution, distance)  # validate before any work
     hessian = read_hessian(directions)

@@ -70,7 +70,7 @@ def _cmd_landscape(args: argparse.Namespace) -> None:
 
     from losstopo.io.atomic import ensure_writable_dir
     from losstopo.io.landscape_file import write_landscape
-    from losstopo.landscape import grid_axes
+    from losstopo.landscape.grid import grid_axes
     from losstopo.stages import compute_landscape
 
     grid_axes(args.dims, args.resolution, args.distance)  # validate before any work

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from losstopo.hessian import EigenResult
+from losstopo.hessian.solvers import EigenResult
 from losstopo.io.netcdf import open_checked, write_dataset_atomic
 from losstopo.objective import Objective
 

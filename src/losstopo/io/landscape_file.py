@@ -12,7 +12,7 @@ import xarray as xr
 from losstopo.io.netcdf import open_checked, write_dataset_atomic
 
 if TYPE_CHECKING:  # torch is imported only by the stages that evaluate losses
-    from losstopo.landscape import LandscapeResult
+    from losstopo.landscape.grid import LandscapeResult
 
 
 def axis_names(dims: int) -> list[str]:
