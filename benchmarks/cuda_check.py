@@ -148,7 +148,7 @@ def paper_unet_timings(report: dict) -> None:
     """The paper's UNet-CRF at 224², batch 32, on CUDA: train step, HVP, landscape points."""
     from torch.func import functional_call, grad, jvp, vmap
 
-    from losstopo.models.unet import build_unet, count_parameters
+    from losstopo.problems.segmentation.unet import build_unet, count_parameters
     from losstopo.runtime import resolve_device
 
     device = resolve_device("cuda")

@@ -22,13 +22,13 @@ import torch
 import torch.nn.functional as F
 
 from losstopo.api import hessian_eigenpairs, normalized_directions
-from losstopo.data.synthetic_pets import make_synthetic_pets
 from losstopo.io.checkpoint import load_objective
 from losstopo.landscape.evaluation import LandscapeEvaluator
 from losstopo.landscape.grid import grid_alphas, grid_axes
-from losstopo.models.crf import MeanFieldCRF
-from losstopo.problems.segmentation import UNetConfig
-from losstopo.unet_training import train_unet_run
+from losstopo.problems.segmentation.config import UNetConfig
+from losstopo.problems.segmentation.crf import MeanFieldCRF
+from losstopo.problems.segmentation.synthetic_pets import make_synthetic_pets
+from losstopo.problems.segmentation.training import train_unet_run
 
 
 def median_time(fn, repeats: int) -> float:

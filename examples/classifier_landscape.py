@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 
 import losstopo
+from losstopo.optim import run_lbfgs
 from losstopo.plots.landscape2d import draw_landscape_2d, landscape_norm
-from losstopo.training import run_lbfgs
 
 
 def spirals(n_per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,12 +10,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from losstopo.models.mlp import MLP
-from losstopo.problems.convection import (
+from losstopo.problems.convection.config import PINNConfig, build_model
+from losstopo.problems.convection.mlp import MLP
+from losstopo.problems.convection.physics import (
     NT,
     NX,
-    PINNConfig,
-    build_model,
     collocation_points,
     exact_solution,
     grid_axes,

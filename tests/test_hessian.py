@@ -12,9 +12,9 @@ from torch.func import functional_call
 from losstopo.errors import LosstopoError
 from losstopo.hessian.operator import HVPOperator
 from losstopo.hessian.solvers import lanczos, power_iteration, start_vector
-from losstopo.models.mlp import MLP
 from losstopo.objective import Objective
-from losstopo.problems.convection import loss_terms, make_data
+from losstopo.problems.convection.mlp import MLP
+from losstopo.problems.convection.physics import loss_terms, make_data
 
 F64 = torch.float64
 

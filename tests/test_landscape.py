@@ -17,9 +17,9 @@ from losstopo.errors import LosstopoError
 from losstopo.landscape.directions import cosine_gram, normalize_direction
 from losstopo.landscape.evaluation import LandscapeEvaluator, sample_landscape
 from losstopo.landscape.grid import grid_alphas, grid_axes
-from losstopo.models.mlp import MLP
 from losstopo.objective import Objective
-from losstopo.problems.convection import loss_terms, make_data
+from losstopo.problems.convection.mlp import MLP
+from losstopo.problems.convection.physics import loss_terms, make_data
 
 F64 = torch.float64
 

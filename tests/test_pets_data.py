@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from losstopo.data.pets import (
+from losstopo.errors import LosstopoError
+from losstopo.problems.segmentation.pets import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     PETS_URL,
@@ -24,8 +25,7 @@ from losstopo.data.pets import (
     transform_image,
     transform_mask,
 )
-from losstopo.data.synthetic_pets import BREEDS, breed_info, make_synthetic_pets
-from losstopo.errors import LosstopoError
+from losstopo.problems.segmentation.synthetic_pets import BREEDS, breed_info, make_synthetic_pets
 
 
 def _files(root: Path) -> dict[str, bytes]:

@@ -7,8 +7,10 @@ import math
 import pytest
 import torch
 
-from losstopo.problems.convection import PINNConfig, make_data, train
-from losstopo.training import run_adam, run_lbfgs
+from losstopo.optim import run_adam, run_lbfgs
+from losstopo.problems.convection.config import PINNConfig
+from losstopo.problems.convection.physics import make_data
+from losstopo.problems.convection.training import train
 
 CPU = torch.device("cpu")
 

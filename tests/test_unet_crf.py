@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from scipy.signal import convolve2d
 from torch.func import functional_call, grad, hessian, jvp, replace_all_batch_norm_modules_, vmap
 
-from losstopo.models.crf import CRFConfig, MeanFieldCRF, gaussian_taps, potts
-from losstopo.models.unet import UNet, build_unet, count_parameters, unet_hparams
+from losstopo.problems.segmentation.crf import CRFConfig, MeanFieldCRF, gaussian_taps, potts
+from losstopo.problems.segmentation.unet import UNet, build_unet, count_parameters, unet_hparams
 
 
 def _crf(n_classes: int = 3, **kwargs) -> MeanFieldCRF:

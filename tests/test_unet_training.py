@@ -12,17 +12,13 @@ import pandas as pd
 import pytest
 import torch
 
-from losstopo.data.synthetic_pets import make_synthetic_pets
 from losstopo.errors import LosstopoError
 from losstopo.io.checkpoint import load_checkpoint, load_objective
-from losstopo.problems.segmentation import (
-    UNetConfig,
-    confusion_matrix,
-    fixed_batch_indices,
-    pixel_accuracy,
-    scores,
-)
-from losstopo.unet_training import checkpoint_name, epoch_order, train_unet_run
+from losstopo.problems.segmentation.config import UNetConfig
+from losstopo.problems.segmentation.metrics import confusion_matrix, pixel_accuracy, scores
+from losstopo.problems.segmentation.problem import fixed_batch_indices
+from losstopo.problems.segmentation.synthetic_pets import make_synthetic_pets
+from losstopo.problems.segmentation.training import checkpoint_name, epoch_order, train_unet_run
 
 CPU = torch.device("cpu")
 LOSSTOPO = [sys.executable, "-m", "losstopo"]
@@ -189,8 +185,8 @@ def test_objective_loss_and_metric_match_a_direct_forward(uninterrupted, pets):
     assert objective.metric_name == "pixel_accuracy"
     assert "synthetic" in objective.description
     # independent evaluation: the module itself in eval mode on the same 4 images
-    from losstopo.data.pets import load_pets
     from losstopo.problems import get_problem
+    from losstopo.problems.segmentation.pets import load_pets
 
     checkpoint = load_checkpoint(path)
     model = get_problem("segmentation").build_model(checkpoint["hparams"])

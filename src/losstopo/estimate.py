@@ -90,8 +90,8 @@ def probe_unet(unet: dict[str, Any]) -> UNetProbes:
     """Time the configured UNet-CRF on a few random images (costs scale with the images)."""
     from torch.func import functional_call, grad, jvp
 
-    from losstopo.data.synthetic_pets import render_pet
-    from losstopo.models.unet import build_unet
+    from losstopo.problems.segmentation.synthetic_pets import render_pet
+    from losstopo.problems.segmentation.unet import build_unet
     from losstopo.runtime import resolve_dtype
 
     torch.set_num_threads(1)
@@ -154,7 +154,9 @@ def probe(dims: list[int], dtype: str = "float32", unet: dict | None = None) -> 
     from losstopo.hessian.solvers import start_vector
     from losstopo.landscape.evaluation import LandscapeEvaluator
     from losstopo.landscape.grid import grid_alphas, grid_axes
-    from losstopo.problems.convection import ConvectionProblem, PINNConfig, train
+    from losstopo.problems.convection.config import PINNConfig
+    from losstopo.problems.convection.problem import ConvectionProblem
+    from losstopo.problems.convection.training import train
     from losstopo.topology.mergetree import merge_tree
 
     start = time.perf_counter()

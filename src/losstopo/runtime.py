@@ -1,11 +1,14 @@
-"""Device selection, threading and seeding: the knobs every compute subcommand shares."""
+"""Device selection, threading, seeding and progress bars: what every compute subcommand
+shares."""
 
 from __future__ import annotations
 
 import random
+import sys
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from losstopo.errors import LosstopoError
 
@@ -63,3 +66,8 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 (legacy global state, seeded for third-party code)
     torch.manual_seed(seed)
+
+
+def progress_bar(total: int, desc: str) -> tqdm:
+    """A tqdm bar on a terminal, silent in logs (non-tty stderr)."""
+    return tqdm(total=total, desc=desc, disable=not sys.stderr.isatty(), leave=False)

@@ -18,8 +18,8 @@ log = logging.getLogger("losstopo")
 
 def _cmd_train_pinn(args: argparse.Namespace) -> None:
     from losstopo.io.atomic import ensure_writable_dir
-    from losstopo.pinn_run import write_pinn_run
-    from losstopo.problems.convection import PINNConfig
+    from losstopo.problems.convection.config import PINNConfig
+    from losstopo.problems.convection.training import write_pinn_run
     from losstopo.runtime import resolve_device, set_threads
 
     config = PINNConfig(

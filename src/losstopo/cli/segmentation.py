@@ -19,7 +19,7 @@ log = logging.getLogger("losstopo")
 
 
 def _cmd_make_pets(args: argparse.Namespace) -> None:
-    from losstopo.data.synthetic_pets import make_synthetic_pets
+    from losstopo.problems.segmentation.synthetic_pets import make_synthetic_pets
 
     out = Path(args.out)
     info = make_synthetic_pets(out, args.n_trainval, args.n_test, args.size, args.seed)
@@ -35,9 +35,9 @@ def _cmd_make_pets(args: argparse.Namespace) -> None:
 
 def _cmd_train_unet(args: argparse.Namespace) -> None:
     from losstopo.io.atomic import ensure_writable_dir
-    from losstopo.problems.segmentation import UNetConfig
+    from losstopo.problems.segmentation.config import UNetConfig
+    from losstopo.problems.segmentation.training import train_unet_run
     from losstopo.runtime import resolve_device, resolve_dtype, set_threads
-    from losstopo.unet_training import train_unet_run
 
     config = UNetConfig(
         data_dir=str(args.data),

@@ -18,7 +18,7 @@ import torch
 
 from losstopo.errors import LosstopoError
 from losstopo.hessian.operator import HVPOperator
-from losstopo.training import progress_bar
+from losstopo.runtime import progress_bar
 
 WHICH = ("LM", "LA")
 METHODS = ("lanczos", "power")

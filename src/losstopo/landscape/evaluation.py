@@ -17,7 +17,7 @@ from torch.func import vmap
 from losstopo.errors import LosstopoError
 from losstopo.landscape.grid import LandscapeResult, grid_alphas, grid_axes
 from losstopo.objective import Objective
-from losstopo.training import progress_bar
+from losstopo.runtime import progress_bar
 
 
 def activation_elements(objective: Objective) -> int:

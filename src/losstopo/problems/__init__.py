@@ -111,7 +111,8 @@ def load_problem_modules(specs: str) -> None:
             ) from None
 
 
-# Registration happens on import of each problem module.
+# Registration happens on import of each problem (the built-in ones are packages whose
+# ``problem`` module registers them).
 from losstopo.problems import convection as _convection  # noqa: E402, F401
 from losstopo.problems import segmentation as _segmentation  # noqa: E402, F401
 

@@ -33,15 +33,9 @@ from torch import nn
 from losstopo.io.atomic import atomic_path, write_atomic, write_json_atomic
 from losstopo.io.checkpoint import save_checkpoint
 from losstopo.io.provenance import base_provenance
-from losstopo.problems.segmentation import (
-    UNetConfig,
-    build_model,
-    confusion_matrix,
-    pixel_loss,
-    scores,
-)
-from losstopo.runtime import device_name, seed_everything
-from losstopo.training import progress_bar
+from losstopo.problems.segmentation.config import UNetConfig, build_model
+from losstopo.problems.segmentation.metrics import confusion_matrix, pixel_loss, scores
+from losstopo.runtime import device_name, progress_bar, seed_everything
 
 log = logging.getLogger("losstopo")
 
@@ -56,7 +50,7 @@ def checkpoint_name(epoch: int) -> str:
 class PetsData:
     """Training and test images in memory (uint8) plus what was skipped while reading."""
 
-    train: Any  # losstopo.data.pets.PetsSplit
+    train: Any  # losstopo.problems.segmentation.pets.PetsSplit
     test: Any
 
     @property
@@ -65,7 +59,7 @@ class PetsData:
 
 
 def load_data(config: UNetConfig) -> PetsData:
-    from losstopo.data.pets import load_pets
+    from losstopo.problems.segmentation.pets import load_pets
 
     root = Path(config.data_dir)
     train = load_pets(root, "trainval", config.image_size, config.limit_trainval or None)

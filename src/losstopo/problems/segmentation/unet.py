@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from losstopo.models.crf import CRFConfig, MeanFieldCRF
+from losstopo.problems.segmentation.crf import CRFConfig, MeanFieldCRF
 
 # Hyper-parameters understood by build_unet, with their defaults (the paper configuration:
 # 16 base channels, 5 resolution levels, a 5-step spatial CRF).

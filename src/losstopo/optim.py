@@ -1,17 +1,16 @@
-"""Optimiser loops shared by the problems: L-BFGS and Adam with divergence detection."""
+"""Full-batch optimiser loops for any loss closure: L-BFGS and Adam, stopping at the first
+non-finite loss (divergence)."""
 
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import torch
-from tqdm import tqdm
 
-OPTIMIZERS = ("lbfgs", "adam")
+from losstopo.runtime import progress_bar
 
 
 @dataclass
@@ -28,11 +27,6 @@ class TrainOutcome:
 
 class _Diverged(Exception):
     """Raised from inside an optimiser closure to stop at the first non-finite loss."""
-
-
-def progress_bar(total: int, desc: str) -> tqdm:
-    """A tqdm bar on a terminal, silent in logs (non-tty stderr)."""
-    return tqdm(total=total, desc=desc, disable=not sys.stderr.isatty(), leave=False)
 
 
 def run_lbfgs(

@@ -24,8 +24,8 @@ from PIL import Image
 from scipy import ndimage
 
 from losstopo._version import __version__
-from losstopo.data.pets import SPLITS, SYNTHETIC_MARKER
 from losstopo.errors import LosstopoError
+from losstopo.problems.segmentation.pets import SPLITS, SYNTHETIC_MARKER
 
 CAT_BREEDS = (
     "Abyssinian",
@@ -456,7 +456,7 @@ def make_synthetic_pets(
                 "animal-like shapes with trimaps), not the real dataset; results on it are "
                 "not comparable with the paper's."
             ),
-            "generator": "losstopo.data.synthetic_pets.make_synthetic_pets",
+            "generator": "losstopo.problems.segmentation.synthetic_pets.make_synthetic_pets",
             "parameters": {"n_trainval": n_trainval, "n_test": n_test, "size": size},
             "seed": seed,
             "losstopo_version": __version__,
