@@ -234,3 +234,31 @@ def test_python_m_losstopo_help(subprocess_env):
     result = _cli(["train-pinn", "--help"], subprocess_env)
     assert result.returncode == 0
     assert "--iterations" in result.stdout and "default: 1000" in result.stdout
+
+
+def test_a_flipped_bit_in_the_weights_is_reported_as_corruption(tmp_path):
+    """torch's zip reader does not check CRCs: the saved weights checksum catches a flipped
+    bit that would otherwise load as silently different weights."""
+    from losstopo.io.checkpoint import save_checkpoint
+
+    marker = torch.arange(64, dtype=torch.float64) + 0.123456789
+    checkpoint = {
+        "problem": "convection",
+        "hparams": {},
+        "state_dict": {"layer.weight": marker.clone()},
+        "metrics": {},
+        "seed": 0,
+        "device": "cpu",
+    }
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, checkpoint)
+    assert torch.equal(load_checkpoint(path)["state_dict"]["layer.weight"], marker)
+    data = bytearray(path.read_bytes())
+    offset = bytes(data).index(marker.numpy().tobytes())
+    data[offset + 8 * 17 + 3] ^= 0x10  # one bit of the 18th weight
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(bytes(data))
+    flipped = torch.load(corrupt, weights_only=True)["state_dict"]["layer.weight"]
+    assert not torch.equal(flipped, marker)  # torch itself loads it without complaint
+    with pytest.raises(LosstopoError, match=r"corrupt\.pt is corrupt: its weights do not match"):
+        load_checkpoint(corrupt)

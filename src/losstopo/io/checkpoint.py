@@ -14,11 +14,26 @@ from losstopo.objective import Objective
 REQUIRED_KEYS = ("problem", "hparams", "state_dict", "metrics", "seed", "device")
 
 
+def weights_sha256(state_dict: dict[str, Any]) -> str:
+    """SHA-256 of the weights (names, dtypes, shapes and bytes): torch's zip reader does not
+    check its CRCs, so a flipped bit in the tensor data would otherwise load silently."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name]
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
 def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> None:
-    """Write ``checkpoint`` with ``torch.save`` to a temporary file, then rename it."""
+    """Write ``checkpoint`` (with the checksum of its weights) with ``torch.save`` to a
+    temporary file, then rename it."""
     missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
     if missing:
         raise ValueError(f"checkpoint lacks {', '.join(missing)}")
+    checkpoint = {**checkpoint, "weights_sha256": weights_sha256(checkpoint["state_dict"])}
     write_atomic(path, lambda tmp: torch.save(checkpoint, tmp))
 
 
@@ -41,6 +56,18 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
     if missing:
         raise LosstopoError(f"checkpoint {path} lacks {', '.join(missing)}")
+    recorded = checkpoint.get("weights_sha256")
+    state = checkpoint["state_dict"]
+    if recorded is not None and isinstance(state, dict):
+        try:
+            actual = weights_sha256(state)
+        except (AttributeError, RuntimeError, TypeError):
+            actual = None
+        if actual != recorded:
+            raise LosstopoError(
+                f"checkpoint {path} is corrupt: its weights do not match the checksum saved "
+                "with them"
+            )
     return checkpoint
 
 
