@@ -95,7 +95,7 @@ def main() -> None:
     )
 
     objective = load_objective(checkpoint, cpu, torch.float32, batch_size=32)
-    directions = normalized_directions(objective, r32.eigenvectors.float(), "layer")
+    directions = normalized_directions(objective, r32.eigenvectors.float(), normalization="layer")
     evaluator = LandscapeEvaluator(objective, directions)
     alphas = grid_alphas(grid_axes(2, 5, 0.01))[:8]
     chunked = {}

@@ -79,19 +79,31 @@ def run(
 
     objective = losstopo.Objective.from_module(model, F.cross_entropy, (inputs, targets))
     eigen = losstopo.hessian_eigenpairs(objective, k=3)
-    hessian = losstopo.normalized_directions(objective, eigen.eigenvectors, "layer")
+    hessian = losstopo.normalized_directions(objective, eigen.eigenvectors, normalization="layer")
     random = losstopo.random_directions(objective, 2, seed=seed)
     near_2d = losstopo.sample_landscape(
-        objective, hessian[:2], resolution, near, eigenvalues=eigen.eigenvalues[:2]
+        objective,
+        hessian[:2],
+        resolution=resolution,
+        distance=near,
+        eigenvalues=eigen.eigenvalues[:2],
     )
     far_2d = losstopo.sample_landscape(
-        objective, hessian[:2], resolution, distance, eigenvalues=eigen.eigenvalues[:2]
+        objective,
+        hessian[:2],
+        resolution=resolution,
+        distance=distance,
+        eigenvalues=eigen.eigenvalues[:2],
     )
     far_3d = losstopo.sample_landscape(
-        objective, hessian, resolution_3d, distance, eigenvalues=eigen.eigenvalues
+        objective,
+        hessian,
+        resolution=resolution_3d,
+        distance=distance,
+        eigenvalues=eigen.eigenvalues,
     )
     random_2d = losstopo.sample_landscape(
-        objective, random, resolution, distance, normalization="filter"
+        objective, random, resolution=resolution, distance=distance, normalization="filter"
     )
     trees = {
         name: losstopo.merge_tree(ds)

@@ -77,7 +77,12 @@ def test_api_and_cli_give_identical_numbers(pinn_run):
     objective = load_objective(pinn_run / "model.pt", cpu, torch.float32)
     directions, eigenvalues = hessian_directions(hessian, objective, 2, "layer")
     api = losstopo.sample_landscape(
-        objective, directions, 9, 0.3, eigenvalues=eigenvalues, normalization="layer"
+        objective,
+        directions,
+        resolution=9,
+        distance=0.3,
+        eigenvalues=eigenvalues,
+        normalization="layer",
     )
     cli = xr.open_dataset(pinn_run / "landscape_2d.nc")
     np.testing.assert_array_equal(api["loss"].values, cli["loss"].values)
@@ -156,9 +161,9 @@ def test_direction_between_two_parameter_sets():
     other = {name: p + 0.5 for name, p in objective.params.items()}
     direction = losstopo.direction_between(objective, other)
     np.testing.assert_allclose(direction.numpy(), 0.5)
-    scaled = losstopo.normalized_directions(objective, direction[None], "none")
+    scaled = losstopo.normalized_directions(objective, direction[None], normalization="none")
     assert float(scaled[0].norm()) == pytest.approx(float(objective.theta().norm()))
-    ds = losstopo.sample_landscape(objective, scaled, 5, 0.1)
+    ds = losstopo.sample_landscape(objective, scaled, resolution=5, distance=0.1)
     assert ds["loss"].shape == (5,) and ds["loss"].values[2] == pytest.approx(float(objective()))
 
 

@@ -238,8 +238,8 @@ def test_landscape_records_pixel_accuracy_per_point(uninterrupted):
     path = uninterrupted / "checkpoints" / checkpoint_name(3)
     objective = load_objective(path, CPU, torch.float64, batch_size=4)
     result = hessian_eigenpairs(objective, 2, tol=1e-6)
-    directions = normalized_directions(objective, result.eigenvectors, "layer")
-    dataset = sample_landscape(objective, directions, 5, 0.01, chunk_size=7)
+    directions = normalized_directions(objective, result.eigenvectors, normalization="layer")
+    dataset = sample_landscape(objective, directions, resolution=5, distance=0.01, chunk_size=7)
     assert dataset.attrs["bn_mode"] == "eval"
     assert dataset["metric"].attrs["metric_name"] == "pixel_accuracy"
     # direct per-point evaluation of loss and accuracy at three grid points

@@ -19,12 +19,8 @@ from losstopo.hessian.operator import HVPOperator
 from losstopo.hessian.solvers import EigenResult, lanczos, power_iteration
 from losstopo.io.landscape_file import landscape_dataset
 from losstopo.io.provenance import base_provenance
-from losstopo.landscape.directions import (
-    NORMALIZATIONS,
-    check_direction,
-    cosine_gram,
-    normalize_direction,
-)
+from losstopo.landscape.directions import cosine_gram, normalize_direction
+from losstopo.landscape.directions import normalized_directions as normalized_directions
 from losstopo.landscape.evaluation import sample_landscape as _sample_grid
 from losstopo.objective import Objective, Params
 from losstopo.plots.profile import draw_profile, shared_norm
@@ -42,6 +38,7 @@ BIAS_BN_POLICIES = ("zero", "keep")
 def hessian_eigenpairs(
     objective: Objective,
     k: int,
+    *,
     method: str = "lanczos",
     which: str = "LM",
     tol: float = 1e-4,
@@ -61,36 +58,10 @@ def hessian_eigenpairs(
     raise LosstopoError(f"unknown method {method!r} (choose lanczos or power)")
 
 
-def normalized_directions(
-    objective: Objective, vectors: torch.Tensor | list[Params], normalization: str = "layer"
-) -> torch.Tensor:
-    """Scale directions (rows of an n × P tensor, or parameter dicts) against θ."""
-    if normalization not in NORMALIZATIONS:
-        raise LosstopoError(
-            f"unknown normalization {normalization!r} (choose {', '.join(NORMALIZATIONS)})"
-        )
-    theta = objective.params
-    reference = objective.theta()
-    rows = []
-    for vector in vectors:
-        direction = (
-            vector
-            if isinstance(vector, dict)
-            else objective.unflatten(
-                torch.as_tensor(vector, dtype=reference.dtype, device=reference.device)
-            )
-        )
-        check_direction(
-            objective.flatten(direction).detach().cpu().double().numpy(),
-            f"direction {len(rows)}",
-        )
-        rows.append(objective.flatten(normalize_direction(direction, theta, normalization)))
-    return torch.stack(rows)
-
-
 def random_directions(
     objective: Objective,
     n: int,
+    *,
     seed: int = 0,
     normalization: str = "filter",
     bias_bn: str = "zero",
@@ -131,6 +102,7 @@ def direction_between(objective: Objective, other: Params) -> torch.Tensor:
 def sample_landscape(
     objective: Objective,
     directions: torch.Tensor,
+    *,
     resolution: int,
     distance: float,
     eigenvalues: np.ndarray | None = None,
@@ -201,6 +173,7 @@ def sample_landscape(
 def merge_tree(
     landscape: np.ndarray | xr.Dataset | xr.DataArray,
     connectivity: str = "full",
+    *,
     k: int | None = None,
     symmetrize: str = "mutual",
     persistence_threshold: float = 0.0,
@@ -233,7 +206,7 @@ def landscape_profile(tree: MergeTree, order: str = "width") -> Profile:
 
 
 def plot_profile(
-    profile: Profile | MergeTree, ax: Axes | None = None, log_y: bool = True, norm=None
+    profile: Profile | MergeTree, ax: Axes | None = None, *, log_y: bool = True, norm=None
 ) -> Axes:
     """Draw a profile (or the profile of a tree) on ``ax`` with a colour bar."""
     if isinstance(profile, MergeTree):

@@ -105,16 +105,14 @@ def compute_hessian(
     checkpoint: AnalysedCheckpoint,
     top_k: int,
     *,
-    method: str = "lanczos",
-    which: str = "LM",
-    tol: float = 1e-4,
-    max_hvp: int = 1000,
-    max_iter: int = 100,
-    seed: int = 0,
     threads: int | None = None,
-    show_progress: bool = False,
+    **solver: Any,
 ) -> xr.Dataset:
-    """Top-``top_k`` eigenpairs of the checkpoint's objective as the ``hessian.nc`` dataset."""
+    """Top-``top_k`` eigenpairs of the checkpoint's objective as the ``hessian.nc`` dataset;
+    ``solver`` holds the keyword arguments of :func:`losstopo.hessian_eigenpairs` (method,
+    which, tol, max_hvp, max_iter, seed, show_progress), recorded in the attributes."""
+    import inspect
+
     from losstopo.api import hessian_eigenpairs
     from losstopo.io.hessian_file import hessian_dataset
     from losstopo.io.provenance import base_provenance
@@ -126,9 +124,14 @@ def compute_hessian(
             f"--top-k {top_k} must be between 1 and the parameter count "
             f"{objective.n_parameters} of {checkpoint.path}"
         )
-    result = hessian_eigenpairs(
-        objective, top_k, method, which, tol, max_hvp, max_iter, seed, show_progress=show_progress
-    )
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(hessian_eigenpairs).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+    options = {**defaults, **solver}
+    result = hessian_eigenpairs(objective, top_k, **solver)
+    method, tol = options["method"], options["tol"]
     for index in range(top_k):
         if not result.converged[index]:
             log.warning(
@@ -144,9 +147,9 @@ def compute_hessian(
         "source": str(checkpoint.path),
         "source_sha256": checkpoint.sha256,
         **checkpoint.record,
-        "seed": seed,
-        "max_hvp": max_hvp,
-        "max_iter": max_iter if method == "power" else 0,
+        "seed": options["seed"],
+        "max_hvp": options["max_hvp"],
+        "max_iter": options["max_iter"] if method == "power" else 0,
         "dtype": str(theta.dtype).removeprefix("torch."),
         "device": device_name(theta.device),
         "threads": threads if threads is not None else _torch_threads(),
@@ -213,8 +216,8 @@ def compute_landscape(
     return sample_landscape(
         objective,
         vectors,
-        resolution,
-        distance,
+        resolution=resolution,
+        distance=distance,
         eigenvalues=eigenvalues,
         normalization=normalization,
         chunk_size=chunk_size,

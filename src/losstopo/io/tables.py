@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -151,27 +152,17 @@ def parse_regimes(specs: list[str] | None) -> dict[tuple[float, float], str]:
     return regimes
 
 
-def _json_attr(attrs: dict, key: str, path: Path) -> dict:
+def _json_attr(attrs: dict, key: str, path: Path, kind: type = dict) -> Any:
+    """A JSON-encoded attribute of a topology file, checked to be a ``kind`` (object or list)."""
     try:
         value = json.loads(attrs[key])
     except KeyError:
         raise LosstopoError(f"topology file {path} lacks attribute {key}") from None
     except (TypeError, ValueError):
         raise LosstopoError(f"topology file {path}: attribute {key} is not JSON") from None
-    if not isinstance(value, dict):
-        raise LosstopoError(f"topology file {path}: attribute {key} is not a JSON object")
-    return value
-
-
-def _json_list(attrs: dict, key: str, path: Path) -> list:
-    try:
-        value = json.loads(attrs[key])
-    except KeyError:
-        raise LosstopoError(f"topology file {path} lacks attribute {key}") from None
-    except (TypeError, ValueError):
-        raise LosstopoError(f"topology file {path}: attribute {key} is not JSON") from None
-    if not isinstance(value, list):
-        raise LosstopoError(f"topology file {path}: attribute {key} is not a JSON list")
+    if not isinstance(value, kind):
+        what = "object" if kind is dict else kind.__name__
+        raise LosstopoError(f"topology file {path}: attribute {key} is not a JSON {what}")
     return value
 
 
@@ -193,7 +184,7 @@ def topology_row(path: Path, regimes: dict[tuple[float, float], str]) -> tuple[d
         raise LosstopoError(f"topology file {path} lacks attribute(s) {', '.join(missing)}")
     fields = _json_attr(attrs, "landscape_run_fields", path)
     metrics = _json_attr(attrs, "landscape_checkpoint_metrics", path)
-    names = _json_list(attrs, "landscape_table_metrics", path)
+    names = _json_attr(attrs, "landscape_table_metrics", path, list)
     absent = [name for name in names if name not in metrics]
     if absent:
         raise LosstopoError(f"topology file {path}: checkpoint metrics lack {', '.join(absent)}")

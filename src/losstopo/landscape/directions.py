@@ -62,6 +62,38 @@ def cosine_gram(directions: torch.Tensor) -> np.ndarray:
     return (unit @ unit.T).cpu().numpy()
 
 
+def normalized_directions(
+    objective: Objective,
+    vectors: torch.Tensor | list[Params],
+    *,
+    normalization: str = "layer",
+    source: str = "",
+) -> torch.Tensor:
+    """Scale directions (rows of an n × P tensor, or parameter dicts) against θ; each must be
+    finite and non-zero (``source`` names where they came from in errors)."""
+    if normalization not in NORMALIZATIONS:
+        raise LosstopoError(
+            f"unknown normalization {normalization!r} (choose {', '.join(NORMALIZATIONS)})"
+        )
+    theta = objective.params
+    reference = objective.theta()
+    rows = []
+    for vector in vectors:
+        direction = (
+            vector
+            if isinstance(vector, dict)
+            else objective.unflatten(
+                torch.as_tensor(vector, dtype=reference.dtype, device=reference.device)
+            )
+        )
+        check_direction(
+            objective.flatten(direction).detach().cpu().double().numpy(),
+            f"direction {len(rows)}" + (f" of {source}" if source else ""),
+        )
+        rows.append(objective.flatten(normalize_direction(direction, theta, normalization)))
+    return torch.stack(rows)
+
+
 def hessian_directions(
     hessian: xr.Dataset, objective: Objective, dims: int, normalization: str, path: str = ""
 ) -> tuple[torch.Tensor, np.ndarray]:
@@ -82,14 +114,11 @@ def hessian_directions(
             f"directions in {path or 'the directions file'} were computed for different "
             "parameters (names or shapes differ from the checkpoint's model)"
         )
-    theta = objective.params
-    dtype, device = next(iter(theta.values())).dtype, next(iter(theta.values())).device
+    source = path or "the directions file"
     raw = np.asarray(hessian.eigenvectors.values[:dims], dtype=np.float64)
-    for index, row in enumerate(raw):
-        check_direction(row, f"direction {index} of {path or 'the directions file'}")
-    vectors = torch.as_tensor(raw, dtype=dtype, device=device)
-    rows = [
-        objective.flatten(normalize_direction(objective.unflatten(v), theta, normalization))
-        for v in vectors
-    ]
-    return torch.stack(rows), np.asarray(hessian.eigenvalues.values[:dims], dtype=np.float64)
+    for index, row in enumerate(raw):  # in float64, before any rounding to the objective's
+        check_direction(row, f"direction {index} of {source}")
+    vectors = normalized_directions(
+        objective, torch.as_tensor(raw), normalization=normalization, source=source
+    )
+    return vectors, np.asarray(hessian.eigenvalues.values[:dims], dtype=np.float64)

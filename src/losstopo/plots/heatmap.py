@@ -80,23 +80,17 @@ def error_heatmap(
         vmin, vmax = vmin / 10.0, vmax * 10.0
     norm = LogNorm(vmin=vmin, vmax=vmax)
     annotations = np.vectorize(lambda v: "div" if not math.isfinite(v) else f"{v:.2g}")(values)
-    width = max(6.0, 0.75 * values.shape[1] + 2.5)
-    height = max(3.0, 0.6 * values.shape[0] + 1.8)
-    fig, ax = plt.subplots(figsize=(width, height))
-    ax.set_facecolor(MISSING_COLOUR)
-    sns.heatmap(
+    fig, ax = _draw_grid(
         grid,
-        ax=ax,
-        norm=norm,
-        cmap="viridis",
-        annot=False,
-        cbar_kws={"label": "relative L2 error (mean over seeds)"},
-        linewidths=0.5,
-        linecolor="white",
-        xticklabels=[_label(b) for b in grid.columns],
-        yticklabels=[_label(lr) for lr in grid.index],
+        values,
+        annotations,
+        norm,
+        "relative L2 error (mean over seeds)",
+        [_label(b) for b in grid.columns],
+        [_label(lr) for lr in grid.index],
+        (0.75, 0.6, 2.5),
+        8,
     )
-    annotate_cells(ax, values, annotations, norm, "viridis", 8)
     for beta, lr in highlight or []:
         column = _cell_index(grid.columns, beta, "β")
         row = _cell_index(grid.index, lr, "lr")
@@ -125,6 +119,39 @@ def error_heatmap(
     return fig
 
 
+def _draw_grid(
+    shown: pd.DataFrame,
+    values: np.ndarray,
+    annotations: np.ndarray,
+    norm: Normalize,
+    colour_label: str,
+    xticklabels: list[str],
+    yticklabels: list[str],
+    cell_size: tuple[float, float, float],
+    font_size: int,
+) -> tuple[Figure, Axes]:
+    """A viridis heat map with a text per cell (grey where a cell is not finite)."""
+    per_column, per_row, margin = cell_size
+    width = max(6.0, per_column * values.shape[1] + margin)
+    height = max(3.0, per_row * values.shape[0] + 1.8)
+    fig, ax = plt.subplots(figsize=(width, height))
+    ax.set_facecolor(MISSING_COLOUR)
+    sns.heatmap(
+        shown,
+        ax=ax,
+        norm=norm,
+        cmap="viridis",
+        annot=False,
+        cbar_kws={"label": colour_label},
+        linewidths=0.5,
+        linecolor="white",
+        xticklabels=xticklabels,
+        yticklabels=yticklabels,
+    )
+    annotate_cells(ax, values, annotations, norm, "viridis", font_size)
+    return fig, ax
+
+
 def accuracy_heatmap(
     grid: pd.DataFrame, n_seeds: int, synthetic: bool, title: str | None = None
 ) -> Figure:
@@ -140,23 +167,17 @@ def accuracy_heatmap(
     norm = Normalize(vmin=vmin, vmax=vmax)
     # NaN: a diverged run in the cell (its accuracy is undefined), shown grey as "div"
     annotations = np.vectorize(lambda v: "div" if not math.isfinite(v) else f"{v:.0f}")(values)
-    width = max(6.0, 0.42 * values.shape[1] + 2.8)
-    height = max(3.0, 0.5 * values.shape[0] + 1.8)
-    fig, ax = plt.subplots(figsize=(width, height))
-    ax.set_facecolor(MISSING_COLOUR)
-    sns.heatmap(
+    fig, ax = _draw_grid(
         percent,
-        ax=ax,
-        norm=norm,
-        cmap="viridis",
-        annot=False,
-        cbar_kws={"label": "test pixel accuracy (%)"},
-        linewidths=0.5,
-        linecolor="white",
-        xticklabels=[str(int(e)) for e in grid.columns],
-        yticklabels=[_label(lr) for lr in grid.index],
+        values,
+        annotations,
+        norm,
+        "test pixel accuracy (%)",
+        [str(int(e)) for e in grid.columns],
+        [_label(lr) for lr in grid.index],
+        (0.42, 0.5, 2.8),
+        7,
     )
-    annotate_cells(ax, values, annotations, norm, "viridis", 7)
     ax.set_xlabel("epoch (0 = before training)")
     ax.set_ylabel("learning rate")
     seeds = f"{n_seeds} seed" + ("s" if n_seeds != 1 else "")
