@@ -3,20 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
-from pathlib import Path
 
-from losstopo.cli.common import (
-    add_objective_options,
-    add_runtime,
-    non_negative_float,
-    objective_options,
-    positive_float,
-    positive_int,
-    seed,
-)
-
-log = logging.getLogger("losstopo")
+from losstopo.cli import common
+from losstopo.cli.common import log, non_negative_float, positive_float, positive_int, seed
 
 
 def _analysed_checkpoint(args: argparse.Namespace):
@@ -30,29 +19,18 @@ def _analysed_checkpoint(args: argparse.Namespace):
         device=resolve_device(args.device),
         dtype=resolve_dtype(args.dtype),
         factory=args.objective,
-        options=objective_options(args),
+        options=common.objective_options(args),
     )
 
 
 def _cmd_hessian(args: argparse.Namespace) -> None:
-    from losstopo.io.atomic import ensure_writable_dir
     from losstopo.io.hessian_file import write_hessian
     from losstopo.stages import compute_hessian
 
-    ensure_writable_dir(Path(args.out).parent)
+    common.ensure_output_dir(args)
     checkpoint = _analysed_checkpoint(args)
-    dataset = compute_hessian(
-        checkpoint,
-        args.top_k,
-        method=args.method,
-        which=args.which,
-        tol=args.tol,
-        max_hvp=args.max_hvp,
-        max_iter=args.max_iter,
-        seed=args.seed,
-        threads=args.threads,
-        show_progress=True,
-    )
+    solver = common.pick(args, "method", "which", "tol", "max_hvp", "max_iter", "seed", "threads")
+    dataset = compute_hessian(checkpoint, args.top_k, **solver, show_progress=True)
     write_hessian(dataset, args.out)
     log.info(
         "%s: top-%d eigenvalues %s, max residual %.2e, %d HVPs, %.1f s",
@@ -68,24 +46,19 @@ def _cmd_hessian(args: argparse.Namespace) -> None:
 def _cmd_landscape(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from losstopo.io.atomic import ensure_writable_dir
     from losstopo.io.landscape_file import write_landscape
     from losstopo.landscape.grid import grid_axes
     from losstopo.stages import compute_landscape
 
-    grid_axes(args.dims, args.resolution, args.distance)  # validate before any work
-    ensure_writable_dir(Path(args.out).parent)
+    grid = (args.dims, args.resolution, args.distance)
+    grid_axes(*grid)  # validate before any work
+    common.ensure_output_dir(args)
     dataset = compute_landscape(
         _analysed_checkpoint(args),
         args.directions,
-        args.dims,
-        args.resolution,
-        args.distance,
-        normalization=args.normalization,
-        chunk_size=args.chunk_size,
+        *grid,
+        **common.pick(args, "normalization", "chunk_size", "tile", "tiles"),
         memory_budget_mb=args.memory_budget,
-        tile=args.tile,
-        tiles=args.tiles,
         show_progress=True,
     )
     write_landscape(dataset, args.out)
@@ -119,22 +92,24 @@ def _cmd_landscape_merge(args: argparse.Namespace) -> None:
     log.info("merged %d tiles into %s", len(args.tiles), args.out)
 
 
+# the flags of ``topology`` that compute_topology takes under the same names
+_TOPOLOGY_OPTIONS = (
+    "connectivity",
+    "k",
+    "symmetrize",
+    "persistence_threshold",
+    "relative",
+    "summary_threshold",
+    "log_threshold",
+)
+
+
 def _cmd_topology(args: argparse.Namespace) -> None:
-    from losstopo.io.atomic import ensure_writable_dir
     from losstopo.io.topology_file import write_topology
     from losstopo.stages import compute_topology
 
-    ensure_writable_dir(Path(args.out).parent)
-    result = compute_topology(
-        args.landscape,
-        connectivity=args.connectivity,
-        k=args.k,
-        symmetrize=args.symmetrize,
-        persistence_threshold=args.persistence_threshold,
-        relative=args.relative,
-        summary_threshold=args.summary_threshold,
-        log_threshold=args.log_threshold,
-    )
+    common.ensure_output_dir(args)
+    result = compute_topology(args.landscape, **common.pick(args, *_TOPOLOGY_OPTIONS))
     write_topology(result.dataset, args.out)
     descriptors = result.descriptors
     log.info(
@@ -191,6 +166,17 @@ def _cmd_estimate(args: argparse.Namespace) -> None:
         write_atomic(args.out, lambda tmp: tmp.write_text(text + "\n"))
 
 
+def _add_checkpoint_options(
+    parser: argparse.ArgumentParser, dtype: str, precision: str, out: str
+) -> None:
+    """What :func:`_analysed_checkpoint` reads (precision, objective, threads, device), and
+    the output file, in the order ``--help`` has always listed them."""
+    common.add_dtype(parser, dtype, precision)
+    parser.add_argument("--out", required=True, help=out)
+    common.add_objective_options(parser)
+    common.add_runtime(parser)
+
+
 def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction) -> None:
     """Add this module's subcommands (and figure kinds) to the parser."""
     p = sub.add_parser(
@@ -201,18 +187,20 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     )
     p.add_argument("checkpoint", help="model checkpoint (.pt)")
     p.add_argument("--top-k", type=positive_int, required=True, help="number of eigenpairs")
-    p.add_argument(
+    common.add_choice(
+        p,
         "--method",
-        choices=("lanczos", "power"),
+        ("lanczos", "power"),
         default="lanczos",
         help="lanczos (thick restart, full re-orthogonalisation) or power "
-        "(PyHessian's power iteration with deflation) (default: lanczos)",
+        "(PyHessian's power iteration with deflation)",
     )
-    p.add_argument(
+    common.add_choice(
+        p,
         "--which",
-        choices=("LM", "LA"),
+        ("LM", "LA"),
         default="LM",
-        help="largest magnitude (as PyHessian) or largest algebraic (default: LM)",
+        help="largest magnitude (as PyHessian) or largest algebraic",
     )
     p.add_argument(
         "--tol",
@@ -233,15 +221,7 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         help="power iterations per pair (default: 100)",
     )
     p.add_argument("--seed", type=seed, default=0, help="start-vector seed (default: 0)")
-    p.add_argument(
-        "--dtype",
-        choices=("float32", "float64"),
-        default="float64",
-        help="precision of the Hessian products (default: float64)",
-    )
-    p.add_argument("--out", required=True, help="output hessian.nc")
-    add_objective_options(p)
-    add_runtime(p)
+    _add_checkpoint_options(p, "float64", "precision of the Hessian products", "output hessian.nc")
     p.set_defaults(func=_cmd_hessian)
 
     p = sub.add_parser(
@@ -265,11 +245,12 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         required=True,
         help="largest relative displacement along each direction",
     )
-    p.add_argument(
+    common.add_choice(
+        p,
         "--normalization",
-        choices=("layer", "filter", "none"),
+        ("layer", "filter", "none"),
         default="layer",
-        help="direction scaling against theta (default: layer)",
+        help="direction scaling against theta",
     )
     p.add_argument(
         "--chunk-size",
@@ -283,15 +264,9 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         default=512.0,
         help="memory for one batched call in MiB (default: 512)",
     )
-    p.add_argument(
-        "--dtype",
-        choices=("float32", "float64"),
-        default="float32",
-        help="precision of the loss evaluations (default: float32)",
+    _add_checkpoint_options(
+        p, "float32", "precision of the loss evaluations", "output landscape.nc"
     )
-    p.add_argument("--out", required=True, help="output landscape.nc")
-    add_objective_options(p)
-    add_runtime(p)
     p.add_argument(
         "--tiles",
         type=positive_int,
@@ -315,12 +290,13 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         "sweep, with persistence pairs, segmentation and summaries.",
     )
     p.add_argument("landscape", help="landscape.nc")
-    p.add_argument(
+    common.add_choice(
+        p,
         "--connectivity",
-        choices=("full", "freudenthal", "axis", "knn"),
+        ("full", "freudenthal", "axis", "knn"),
         default="full",
         help="neighbourhood of a grid vertex: full (3^n-1), "
-        "freudenthal (2(2^n-1)), axis (2n) or knn (default: full)",
+        "freudenthal (2(2^n-1)), axis (2n) or knn",
     )
     p.add_argument(
         "--k",
@@ -328,11 +304,8 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         default=None,
         help="neighbours for --connectivity knn (default: 4n)",
     )
-    p.add_argument(
-        "--symmetrize",
-        choices=("mutual", "union"),
-        default="mutual",
-        help="k-NN graph symmetrisation (default: mutual)",
+    common.add_choice(
+        p, "--symmetrize", ("mutual", "union"), default="mutual", help="k-NN graph symmetrisation"
     )
     p.add_argument(
         "--persistence-threshold",
@@ -360,7 +333,7 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         "counted as significant in the shape descriptors (default: 0.1)",
     )
     p.add_argument("--out", required=True, help="output topology.nc")
-    add_runtime(p, device=False)
+    common.add_runtime(p, device=False)
     p.set_defaults(func=_cmd_topology)
 
     p = sub.add_parser(
@@ -405,6 +378,5 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         help="name the regime of an analysed PINN cell (e.g. 1:1:success), for the table's "
         "regime column",
     )
-    p.add_argument("--out", required=True, help="output CSV")
-    add_runtime(p, device=False)
+    common.add_csv_output(p)
     p.set_defaults(func=_cmd_topology_table)

@@ -1,13 +1,26 @@
-"""Shared pieces of the command line: the parser, argument types, runtime options."""
+"""Shared pieces of the command line: the parser, argument types, the options and the
+command bodies that several subcommands have in common."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
-from typing import NoReturn
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+if TYPE_CHECKING:  # only for the annotations: the CLI starts without these libraries
+    import pandas as pd
+    import torch
+    from matplotlib.figure import Figure
 
 log = logging.getLogger("losstopo")
+
+Command = Callable[[argparse.Namespace], None]
+Draw = Callable[["pd.DataFrame", argparse.Namespace], "Figure"]
+Config = TypeVar("Config")
 
 
 class Parser(argparse.ArgumentParser):
@@ -76,11 +89,12 @@ def add_runtime(parser: argparse.ArgumentParser, device: bool = True) -> None:
         "--threads", type=positive_int, default=1, help="CPU threads for torch (default: 1)"
     )
     if device:
-        parser.add_argument(
+        add_choice(
+            parser,
             "--device",
-            choices=("auto", "cpu", "cuda"),
+            ("auto", "cpu", "cuda"),
             default="auto",
-            help="compute device; auto = CUDA when present (default: auto)",
+            help="compute device; auto = CUDA when present",
         )
 
 
@@ -130,3 +144,124 @@ def objective_options(args: argparse.Namespace) -> dict[str, object]:
         "batch_seed": args.objective_batch_seed,
         "data_dir": args.data,
     }
+
+
+def add_choice(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    choices: tuple[str, ...],
+    *,
+    default: str,
+    help: str,
+) -> None:
+    """An option with a fixed set of values; its help ends with the default, stated once."""
+    parser.add_argument(flag, choices=choices, default=default, help=f"{help} (default: {default})")
+
+
+def add_dtype(parser: argparse.ArgumentParser, default: str, help: str) -> None:
+    """``--dtype``: the floating-point precision of what the command computes."""
+    add_choice(parser, "--dtype", ("float32", "float64"), default=default, help=help)
+
+
+def add_csv_output(parser: argparse.ArgumentParser) -> None:
+    """``--out`` and ``--threads`` of a command that writes one CSV table."""
+    parser.add_argument("--out", required=True, help="output CSV")
+    add_runtime(parser, device=False)
+
+
+def add_run_output(parser: argparse.ArgumentParser, help: str) -> None:
+    """What :func:`prepare_run` reads: the run directory ``--out``, threads and device."""
+    parser.add_argument("--out", required=True, help=help)
+    add_runtime(parser)
+
+
+def add_metrics_table(
+    sub: argparse._SubParsersAction, name: str, study: str, metrics: str, func: Command
+) -> None:
+    """A command that collects the metrics files of a study's runs into one CSV table."""
+    parser = sub.add_parser(name, help=f"collect {study} metrics into one tidy CSV")
+    parser.add_argument("metrics", nargs="+", help=metrics)
+    add_csv_output(parser)
+    parser.set_defaults(func=func)
+
+
+def add_figure_output(parser: argparse.ArgumentParser, title: bool = False) -> None:
+    """The options every figure kind ends with: ``--title`` (where it has one), the output
+    files and ``--threads``."""
+    if title:
+        parser.add_argument("--title", default=None, help="figure title")
+    parser.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
+    add_runtime(parser, device=False)
+
+
+def add_connectivity_filter(parser: argparse.ArgumentParser) -> None:
+    """``--connectivity`` of a figure over a topology table (one connectivity per figure)."""
+    parser.add_argument(
+        "--connectivity",
+        default=None,
+        help="rows of this connectivity only (default: full when present, else the first)",
+    )
+
+
+def add_table_figure(
+    figsub: argparse._SubParsersAction, name: str, help: str, table: str, draw: Draw
+) -> argparse.ArgumentParser:
+    """A figure kind drawn from one CSV table: its parser, with the table argument and the
+    command; the caller adds its own options, then :func:`add_figure_output`."""
+    parser = figsub.add_parser(name, help=help)
+    parser.add_argument("table", help=table)
+    parser.set_defaults(func=table_figure(draw))
+    return parser
+
+
+def pick(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The named options as keyword arguments, for a stage whose parameters are named like
+    the flags."""
+    return {name: getattr(args, name) for name in names}
+
+
+def config_from_args(cls: type[Config], args: argparse.Namespace, **values: Any) -> Config:
+    """A run's config dataclass: each field from the flag of the same name (the training
+    commands name their flags after the fields), unless given in ``values``; a field without
+    a flag keeps its default."""
+    fields = (field.name for field in dataclasses.fields(cls))
+    given = {name: getattr(args, name) for name in fields if hasattr(args, name)}
+    return cls(**{**given, **values})
+
+
+def prepare_run(args: argparse.Namespace) -> tuple[Path, torch.device]:
+    """Before a training run: the (writable) run directory ``--out``, the thread count set,
+    and the device resolved."""
+    from losstopo.io.atomic import ensure_writable_dir
+    from losstopo.runtime import resolve_device, set_threads
+
+    out = Path(args.out)
+    ensure_writable_dir(out)
+    set_threads(args.threads)
+    return out, resolve_device(args.device)
+
+
+def ensure_output_dir(args: argparse.Namespace) -> None:
+    """Fail before any work when the directory of the ``--out`` file cannot be written."""
+    from losstopo.io.atomic import ensure_writable_dir
+
+    ensure_writable_dir(Path(args.out).parent)
+
+
+def write_figure(figure: Figure, out: list[str]) -> None:
+    """Save the figure to every output file and say so."""
+    from losstopo.plots.common import save_figure
+
+    save_figure(figure, out)
+    log.info("wrote %s", ", ".join(out))
+
+
+def table_figure(draw: Draw) -> Command:
+    """The command of a table figure: read ``args.table``, draw it, write ``--out``."""
+
+    def command(args: argparse.Namespace) -> None:
+        from losstopo.io.tables import read_table
+
+        write_figure(draw(read_table(args.table), args), args.out)
+
+    return command

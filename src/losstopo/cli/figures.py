@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import logging
+from typing import TYPE_CHECKING
 
-from losstopo.cli.common import add_runtime, non_negative_float
+from losstopo.cli import common
+from losstopo.cli.common import non_negative_float
 from losstopo.errors import LosstopoError
 
-log = logging.getLogger("losstopo")
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
 
 
 def _labels(texts: list[str] | None) -> list[str] | None:
@@ -17,7 +20,6 @@ def _labels(texts: list[str] | None) -> list[str] | None:
 
 
 def _cmd_figure_profiles(args: argparse.Namespace) -> None:
-    from losstopo.plots.common import save_figure
     from losstopo.plots.figures import Panel, profile_grid
 
     if args.columns < 1:
@@ -37,31 +39,19 @@ def _cmd_figure_profiles(args: argparse.Namespace) -> None:
         row_labels=_labels(args.row_labels),
         column_labels=_labels(args.column_labels),
     )
-    save_figure(figure, args.out)
-    log.info("wrote %s", ", ".join(args.out))
+    common.write_figure(figure, args.out)
 
 
-def _read_table(path_text: str):
-    from losstopo.io.tables import read_table
-
-    return read_table(path_text)
-
-
-def _cmd_figure_topology_vs_error(args: argparse.Namespace) -> None:
-    from losstopo.plots.common import save_figure
+def _draw_topology_vs_error(table: pd.DataFrame, args: argparse.Namespace) -> Figure:
     from losstopo.plots.figures import topology_vs_error
 
-    figure = topology_vs_error(_read_table(args.table), connectivity=args.connectivity)
-    save_figure(figure, args.out)
-    log.info("wrote %s", ", ".join(args.out))
+    return topology_vs_error(table, connectivity=args.connectivity)
 
 
-def _cmd_figure_extent_study(args: argparse.Namespace) -> None:
-    from losstopo.plots.common import save_figure
+def _draw_extent_study(table: pd.DataFrame, args: argparse.Namespace) -> Figure:
     from losstopo.plots.figures import extent_study
 
-    save_figure(extent_study(_read_table(args.table)), args.out)
-    log.info("wrote %s", ", ".join(args.out))
+    return extent_study(table)
 
 
 def _cmd_figure_landscape_2d(args: argparse.Namespace) -> None:
@@ -69,7 +59,6 @@ def _cmd_figure_landscape_2d(args: argparse.Namespace) -> None:
     import numpy as np
 
     from losstopo.io.landscape_file import read_landscape
-    from losstopo.plots.common import save_figure
     from losstopo.plots.landscape2d import draw_landscape_2d, landscape_norm
 
     landscape = read_landscape(args.landscape)
@@ -90,8 +79,7 @@ def _cmd_figure_landscape_2d(args: argparse.Namespace) -> None:
     fig.colorbar(contours, ax=ax, label="loss")
     if args.title:
         ax.set_title(args.title, fontsize=9)
-    save_figure(fig, args.out)
-    log.info("wrote %s", ", ".join(args.out))
+    common.write_figure(fig, args.out)
 
 
 def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction) -> None:
@@ -143,41 +131,34 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         default=0.0,
         help="simplify each tree first: relative persistence threshold (default: 0)",
     )
-    p.add_argument(
-        "--order",
-        choices=("width", "persistence"),
-        default="width",
-        help="order of sibling basins (default: width)",
+    common.add_choice(
+        p, "--order", ("width", "persistence"), default="width", help="order of sibling basins"
     )
-    p.add_argument("--title", default=None, help="figure title")
-    p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
-    add_runtime(p, device=False)
+    common.add_figure_output(p, title=True)
     p.set_defaults(func=_cmd_figure_profiles)
 
     p = figsub.add_parser("landscape-2d", help="filled contours of a 2-D landscape")
     p.add_argument("landscape", help="a 2-D landscape.nc")
     p.add_argument("--topology", default=None, help="its topology.nc, to mark the minima")
     p.add_argument("--linear", action="store_true", help="linear colour scale (default: log)")
-    p.add_argument("--title", default=None, help="figure title")
-    p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
-    add_runtime(p, device=False)
+    common.add_figure_output(p, title=True)
     p.set_defaults(func=_cmd_figure_landscape_2d)
 
-    p = figsub.add_parser("topology-vs-error", help="topology summaries against relative error")
-    p.add_argument("table", help="topology_summary.csv")
-    p.add_argument(
-        "--connectivity",
-        default=None,
-        help="rows of this connectivity only (default: full when present, else the first)",
+    p = common.add_table_figure(
+        figsub,
+        "topology-vs-error",
+        "topology summaries against relative error",
+        "topology_summary.csv",
+        _draw_topology_vs_error,
     )
-    p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
-    add_runtime(p, device=False)
-    p.set_defaults(func=_cmd_figure_topology_vs_error)
+    common.add_connectivity_filter(p)
+    common.add_figure_output(p)
 
-    p = figsub.add_parser(
-        "extent-study", help="shape descriptors of the trained basin against landscape extent"
+    p = common.add_table_figure(
+        figsub,
+        "extent-study",
+        "shape descriptors of the trained basin against landscape extent",
+        "extent_study.csv (one row per landscape)",
+        _draw_extent_study,
     )
-    p.add_argument("table", help="extent_study.csv (one row per landscape)")
-    p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
-    add_runtime(p, device=False)
-    p.set_defaults(func=_cmd_figure_extent_study)
+    common.add_figure_output(p)

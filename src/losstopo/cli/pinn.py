@@ -3,40 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import logging
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from losstopo.cli.common import (
-    add_runtime,
-    int_list,
-    positive_int,
-    seed,
-)
+from losstopo.cli import common
+from losstopo.cli.common import int_list, log, positive_int, seed
 
-log = logging.getLogger("losstopo")
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
 
 
 def _cmd_train_pinn(args: argparse.Namespace) -> None:
-    from losstopo.io.atomic import ensure_writable_dir
     from losstopo.problems.convection.config import PINNConfig
     from losstopo.problems.convection.training import write_pinn_run
-    from losstopo.runtime import resolve_device, set_threads
 
-    config = PINNConfig(
-        beta=args.beta,
-        lr=args.lr,
-        optimizer=args.optimizer,
-        iterations=args.iterations,
-        n_f=args.n_f,
-        collocation_seed=args.collocation_seed,
-        hidden=tuple(args.hidden),
-        activation=args.activation,
-        dtype=args.dtype,
-    )
-    out = Path(args.out)
-    ensure_writable_dir(out)
-    set_threads(args.threads)
-    device = resolve_device(args.device)
+    config = common.config_from_args(PINNConfig, args, hidden=tuple(args.hidden))
+    out, device = common.prepare_run(args)
     metrics = write_pinn_run(config, args.seed, device, out, threads=args.threads)
     status = "DIVERGED" if metrics["diverged"] else "ok"
     log.info(
@@ -71,18 +53,13 @@ def beta_lr(text: str) -> tuple[float, float]:
         raise argparse.ArgumentTypeError(f"expected BETA:LR, got {text!r}") from None
 
 
-def _cmd_figure_pinn_heatmap(args: argparse.Namespace) -> None:
-
-    from losstopo.io.tables import mean_error_grid, read_table
-    from losstopo.plots.common import save_figure
+def _draw_pinn_heatmap(table: pd.DataFrame, args: argparse.Namespace) -> Figure:
+    from losstopo.io.tables import mean_error_grid
     from losstopo.plots.heatmap import error_heatmap
 
-    table = read_table(args.table)
     grid = mean_error_grid(table, args.value)
     n_seeds = int(table.groupby(["beta", "lr"]).size().max())
-    figure = error_heatmap(grid, n_seeds, title=args.title, highlight=args.highlight)
-    save_figure(figure, args.out)
-    log.info("wrote %s", ", ".join(args.out))
+    return error_heatmap(grid, n_seeds, title=args.title, highlight=args.highlight)
 
 
 def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction) -> None:
@@ -121,30 +98,22 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         default=[50, 50, 50, 50],
         help="hidden layer widths (default: 50,50,50,50)",
     )
-    p.add_argument(
-        "--activation",
-        choices=("tanh", "relu", "gelu"),
-        default="tanh",
-        help="activation (default: tanh)",
+    common.add_choice(
+        p, "--activation", ("tanh", "relu", "gelu"), default="tanh", help="activation"
     )
-    p.add_argument(
-        "--dtype",
-        choices=("float32", "float64"),
-        default="float32",
-        help="floating-point precision (default: float32)",
-    )
-    p.add_argument("--out", required=True, help="output directory")
-    add_runtime(p)
+    common.add_dtype(p, "float32", "floating-point precision")
+    common.add_run_output(p, "output directory")
     p.set_defaults(func=_cmd_train_pinn)
 
-    p = sub.add_parser("pinn-table", help="collect PINN metrics into one tidy CSV")
-    p.add_argument("metrics", nargs="+", help="metrics.json files")
-    p.add_argument("--out", required=True, help="output CSV")
-    add_runtime(p, device=False)
-    p.set_defaults(func=_cmd_pinn_table)
+    common.add_metrics_table(sub, "pinn-table", "PINN", "metrics.json files", _cmd_pinn_table)
 
-    p = figsub.add_parser("pinn-heatmap", help="Fig. 3 (left): mean relative error over beta x lr")
-    p.add_argument("table", help="pinn_errors.csv")
+    p = common.add_table_figure(
+        figsub,
+        "pinn-heatmap",
+        "Fig. 3 (left): mean relative error over beta x lr",
+        "pinn_errors.csv",
+        _draw_pinn_heatmap,
+    )
     p.add_argument(
         "--value",
         default="relative_l2_error",
@@ -158,7 +127,4 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         metavar="BETA:LR",
         help="outline these cells (e.g. the analysed runs: 1:1 6:0.01 70:0.01)",
     )
-    p.add_argument("--title", default=None, help="figure title")
-    p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
-    add_runtime(p, device=False)
-    p.set_defaults(func=_cmd_figure_pinn_heatmap)
+    common.add_figure_output(p, title=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from losstopo.cli import common
 from losstopo.cli.common import (
-    add_runtime,
+    log,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -15,7 +16,9 @@ from losstopo.cli.common import (
     seed,
 )
 
-log = logging.getLogger("losstopo")
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
 
 
 def _cmd_make_pets(args: argparse.Namespace) -> None:
@@ -34,32 +37,12 @@ def _cmd_make_pets(args: argparse.Namespace) -> None:
 
 
 def _cmd_train_unet(args: argparse.Namespace) -> None:
-    from losstopo.io.atomic import ensure_writable_dir
     from losstopo.problems.segmentation.config import UNetConfig
     from losstopo.problems.segmentation.training import train_unet_run
-    from losstopo.runtime import resolve_device, resolve_dtype, set_threads
+    from losstopo.runtime import resolve_dtype
 
-    config = UNetConfig(
-        data_dir=str(args.data),
-        lr=args.lr,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        image_size=args.image_size,
-        width=args.width,
-        depth=args.depth,
-        crf_iterations=args.crf_iterations,
-        crf_taps=args.crf_taps,
-        crf_bilateral=args.crf_bilateral,
-        weight_decay=args.weight_decay,
-        step_size=args.step_size,
-        gamma=args.gamma,
-        limit_trainval=args.limit_trainval,
-        limit_test=args.limit_test,
-    )
-    out = Path(args.out)
-    ensure_writable_dir(out)
-    set_threads(args.threads)
-    device = resolve_device(args.device)
+    config = common.config_from_args(UNetConfig, args, data_dir=str(args.data))
+    out, device = common.prepare_run(args)
     table = train_unet_run(
         config,
         args.seed,
@@ -89,28 +72,20 @@ def _cmd_unet_table(args: argparse.Namespace) -> None:
     log.info("wrote %d rows (%d runs) to %s", len(table), table.run.nunique(), args.out)
 
 
-def _cmd_figure_unet_heatmap(args: argparse.Namespace) -> None:
-
-    from losstopo.io.tables import mean_accuracy_grid, read_table
-    from losstopo.plots.common import save_figure
+def _draw_unet_heatmap(table: pd.DataFrame, args: argparse.Namespace) -> Figure:
+    from losstopo.io.tables import mean_accuracy_grid
     from losstopo.plots.heatmap import accuracy_heatmap
 
-    table = read_table(args.table)
     grid = mean_accuracy_grid(table, args.value)
     n_seeds = int(table.groupby(["lr", "epoch"]).size().max())
     synthetic = bool(table["synthetic_data"].any()) if "synthetic_data" in table else False
-    save_figure(accuracy_heatmap(grid, n_seeds, synthetic, title=args.title), args.out)
-    log.info("wrote %s", ", ".join(args.out))
+    return accuracy_heatmap(grid, n_seeds, synthetic, title=args.title)
 
 
-def _cmd_figure_topology_vs_accuracy(args: argparse.Namespace) -> None:
-    from losstopo.io.tables import read_table
-    from losstopo.plots.common import save_figure
+def _draw_topology_vs_accuracy(table: pd.DataFrame, args: argparse.Namespace) -> Figure:
     from losstopo.plots.figures import topology_vs_accuracy
 
-    figure = topology_vs_accuracy(read_table(args.table), connectivity=args.connectivity)
-    save_figure(figure, args.out)
-    log.info("wrote %s", ", ".join(args.out))
+    return topology_vs_accuracy(table, connectivity=args.connectivity)
 
 
 def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction) -> None:
@@ -131,7 +106,7 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         "--size", type=positive_int, default=64, help="nominal image side in px (default: 64)"
     )
     p.add_argument("--seed", type=seed, default=0, help="generator seed (default: 0)")
-    add_runtime(p, device=False)
+    common.add_runtime(p, device=False)
     p.set_defaults(func=_cmd_make_pets)
 
     p = sub.add_parser(
@@ -187,51 +162,40 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         default=0,
         help="use only the first N test images, 0 = all (default: 0)",
     )
-    p.add_argument(
-        "--dtype",
-        choices=("float32", "float64"),
-        default="float32",
-        help="training precision (default: float32)",
-    )
+    common.add_dtype(p, "float32", "training precision")
     p.add_argument(
         "--stop-after",
         type=positive_int,
         default=None,
         help=argparse.SUPPRESS,  # stop as an interruption would (tests of resuming)
     )
-    p.add_argument("--out", required=True, help="run directory")
-    add_runtime(p)
+    common.add_run_output(p, "run directory")
     p.set_defaults(func=_cmd_train_unet)
 
-    p = sub.add_parser("unet-table", help="collect UNet metrics into one tidy CSV")
-    p.add_argument("metrics", nargs="+", help="metrics.csv of each run (run.json beside it)")
-    p.add_argument("--out", required=True, help="output CSV")
-    add_runtime(p, device=False)
-    p.set_defaults(func=_cmd_unet_table)
+    common.add_metrics_table(
+        sub, "unet-table", "UNet", "metrics.csv of each run (run.json beside it)", _cmd_unet_table
+    )
 
-    p = figsub.add_parser(
-        "topology-vs-accuracy", help="UNet checkpoints: topology summaries against test accuracy"
+    p = common.add_table_figure(
+        figsub,
+        "topology-vs-accuracy",
+        "UNet checkpoints: topology summaries against test accuracy",
+        "unet_topology_summary.csv",
+        _draw_topology_vs_accuracy,
     )
-    p.add_argument("table", help="unet_topology_summary.csv")
-    p.add_argument(
-        "--connectivity",
-        default=None,
-        help="rows of this connectivity only (default: full when present, else the first)",
-    )
-    p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
-    add_runtime(p, device=False)
-    p.set_defaults(func=_cmd_figure_topology_vs_accuracy)
+    common.add_connectivity_filter(p)
+    common.add_figure_output(p)
 
-    p = figsub.add_parser(
-        "unet-heatmap", help="Fig. 4 (left): mean test accuracy over epoch x learning rate"
+    p = common.add_table_figure(
+        figsub,
+        "unet-heatmap",
+        "Fig. 4 (left): mean test accuracy over epoch x learning rate",
+        "unet_accuracy.csv",
+        _draw_unet_heatmap,
     )
-    p.add_argument("table", help="unet_accuracy.csv")
     p.add_argument(
         "--value",
         default="test_pixel_accuracy",
         help="table column to show (default: test_pixel_accuracy)",
     )
-    p.add_argument("--title", default=None, help="figure title")
-    p.add_argument("--out", nargs="+", required=True, help="output files (.png, .pdf, .svg)")
-    add_runtime(p, device=False)
-    p.set_defaults(func=_cmd_figure_unet_heatmap)
+    common.add_figure_output(p, title=True)
