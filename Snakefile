@@ -31,6 +31,7 @@ include: "rules/analysis.smk"
 include: "rules/topology.smk"
 include: "rules/figures.smk"
 include: "rules/unet.smk"
+include: "rules/profiles.smk"
 include: "rules/estimate.smk"
 
 
@@ -41,17 +42,12 @@ localrules:
     pinn_errors,
     topology_table,
     fig3_error_heatmap,
-    fig3_profiles,
-    figA5_profiles_by_dimension,
     fig_topology_vs_error,
-    fig_extent_profiles,
     fig_extent_study,
     unet_accuracy,
     fig4_accuracy_heatmap,
-    fig4_profiles,
-    figB6_profiles_by_lr,
     fig_unet_topology_vs_accuracy,
-    fig_model_profiles,
+    profile_figure,
 
 
 rule all:

@@ -225,6 +225,25 @@ def extent_profile_files():
     return [topology_file(run, EXTENT_DIMS, d) for run in runs for d in EXTENT_DISTANCES]
 
 
+def profile_figure(topology, columns, rows, columns_text, category, subcategory, label, title=""):
+    """One grid of profiles: its merge trees (row-major), labels and report entry."""
+    return dict(
+        topology=topology,
+        columns=columns,
+        rows=rows,
+        columns_text=columns_text,
+        title=["--title", title] if title else [],
+        category=category,
+        subcategory=subcategory,
+        label=label,
+    )
+
+
+def profile_setting(name):
+    """A setting of the profile figure being drawn."""
+    return lambda wildcards: PROFILE_FIGURES[wildcards.figure][name]  # rules/profiles.smk
+
+
 def job_device(resources):
     """``cuda`` for jobs that were given a GPU (``gpu`` resource), else the configured device."""
     return "cuda" if int(resources.get("gpu", 0) or 0) > 0 else config["device"]
@@ -346,11 +365,11 @@ def pinn_targets():
         rules.pinn_errors.output,
         rules.fig3_error_heatmap.output,
         "results/tables/topology_summary.csv",
-        rules.fig3_profiles.output,
-        rules.figA5_profiles_by_dimension.output,
+        "results/figures/fig3_profiles.png",
+        "results/figures/figA5_profiles_by_dimension.png",
         rules.fig_topology_vs_error.output,
         "results/tables/extent_study.csv",
-        rules.fig_extent_profiles.output,
+        "results/figures/extent_profiles.png",
         rules.fig_extent_study.output,
     ]
 
@@ -362,8 +381,8 @@ def unet_targets():
     return [
         rules.unet_accuracy.output,
         rules.fig4_accuracy_heatmap.output,
-        rules.fig4_profiles.output,
-        rules.figB6_profiles_by_lr.output,
+        "results/figures/fig4_profiles.png",
+        "results/figures/figB6_profiles_by_lr.png",
         "results/tables/unet_topology_summary.csv",
         rules.fig_unet_topology_vs_accuracy.output,
         *unet_topology_files(),

@@ -1,7 +1,6 @@
 # UNet-CRF segmentation study: data, training over epochs (a checkpoint per epoch, analysed
-# by rules/analysis.smk), the accuracy table, Fig. 4 and Fig. B.6.
-
-UNET_DATA_LABEL = " (SYNTHETIC data)" if UNET_SYNTHETIC else ""
+# by rules/analysis.smk), the accuracy table, the Fig. 4 heat map and topology vs accuracy
+# (its profile figures are in rules/profiles.smk).
 
 
 if UNET_SYNTHETIC:
@@ -130,78 +129,3 @@ rule fig4_accuracy_heatmap:
     shell:
         "python -m losstopo figure unet-heatmap {input.table:q}"
         " --out {output.png:q} {output.pdf:q} > {log:q} 2>&1"
-
-
-UNET_PROFILE_SHELL = PROFILE_SHELL.replace(" --out ", " --title {params.title:q} --out ")
-FIG4_DIRS = [
-    f"{unet_run_dir(UNET['figures']['profile_lr'], seed)}/epoch_{epoch_label(epoch)}"
-    for seed in UNET["figures"]["profile_seeds"]
-    for epoch in UNET["figures"]["profile_epochs"]
-]
-FIGB6_DIRS = [
-    f"{unet_run_dir(lr, UNET['figures']['compare_seed'])}/epoch_{epoch_label(epoch)}"
-    for lr in UNET["learning_rates"]
-    for epoch in UNET["figures"]["compare_epochs"]
-]
-
-
-rule fig4_profiles:
-    input:
-        topology=unet_topology_files(FIG4_DIRS),
-        landscapes=profile_landscape_files(unet_topology_files(FIG4_DIRS)),
-        code=PROFILE_SOURCES,
-    output:
-        png=report(
-            "results/figures/fig4_profiles.png",
-            caption="../report/fig4_profiles.rst",
-            category="UNet-CRF segmentation",
-            subcategory="Fig. 4",
-            labels={"figure": "Fig. 4 (right): profiles over training"},
-        ),
-        pdf="results/figures/fig4_profiles.pdf",
-    log:
-        "results/logs/fig4_profiles.log",
-    params:
-        **PROFILE_OPTIONS,
-        columns=len(UNET["figures"]["profile_epochs"]),
-        rows=[f"seed {seed}" for seed in UNET["figures"]["profile_seeds"]],
-        columns_text=[f"epoch {epoch}" for epoch in UNET["figures"]["profile_epochs"]],
-        title=(
-            f"UNet-CRF profiles over training, lr={UNET['figures']['profile_lr']:g}"
-            f"{UNET_DATA_LABEL}"
-        ),
-    conda:
-        "../envs/figures.yaml"
-    shell:
-        UNET_PROFILE_SHELL
-
-
-rule figB6_profiles_by_lr:
-    input:
-        topology=unet_topology_files(FIGB6_DIRS),
-        landscapes=profile_landscape_files(unet_topology_files(FIGB6_DIRS)),
-        code=PROFILE_SOURCES,
-    output:
-        png=report(
-            "results/figures/figB6_profiles_by_lr.png",
-            caption="../report/figB6_profiles_by_lr.rst",
-            category="UNet-CRF segmentation",
-            subcategory="Fig. B.6",
-            labels={"figure": "Fig. B.6: profiles across learning rates"},
-        ),
-        pdf="results/figures/figB6_profiles_by_lr.pdf",
-    log:
-        "results/logs/figB6_profiles_by_lr.log",
-    params:
-        **PROFILE_OPTIONS,
-        columns=len(UNET["figures"]["compare_epochs"]),
-        rows=[f"lr={lr:g}" for lr in UNET["learning_rates"]],
-        columns_text=[f"epoch {epoch}" for epoch in UNET["figures"]["compare_epochs"]],
-        title=(
-            f"UNet-CRF profiles across learning rates, seed {UNET['figures']['compare_seed']}"
-            f"{UNET_DATA_LABEL}"
-        ),
-    conda:
-        "../envs/figures.yaml"
-    shell:
-        UNET_PROFILE_SHELL
