@@ -29,9 +29,8 @@ include: "rules/common.smk"
 include: "rules/pinn.smk"
 include: "rules/analysis.smk"
 include: "rules/topology.smk"
-include: "rules/figures.smk"
 include: "rules/unet.smk"
-include: "rules/profiles.smk"
+include: "rules/figures.smk"
 include: "rules/estimate.smk"
 
 
@@ -41,13 +40,8 @@ localrules:
     estimate,
     pinn_errors,
     topology_table,
-    fig3_error_heatmap,
-    fig_topology_vs_error,
-    fig_extent_study,
     unet_accuracy,
-    fig4_accuracy_heatmap,
-    fig_unet_topology_vs_accuracy,
-    profile_figure,
+    figure,
 
 
 rule all:

@@ -225,23 +225,51 @@ def extent_profile_files():
     return [topology_file(run, EXTENT_DIMS, d) for run in runs for d in EXTENT_DISTANCES]
 
 
-def profile_figure(topology, columns, rows, columns_text, category, subcategory, label, title=""):
-    """One grid of profiles: its merge trees (row-major), labels and report entry."""
+def table_figure(kind, table, sources, category, subcategory, label, options=()):
+    """A figure drawn from one table by ``losstopo figure <kind>`` (rules/figures.smk)."""
+    path = f"results/tables/{table}.csv"
     return dict(
-        topology=topology,
-        columns=columns,
-        rows=rows,
-        columns_text=columns_text,
-        title=["--title", title] if title else [],
+        kind=kind,
+        inputs=[path],
+        arguments=[path, *options],
+        code=package_sources(*sources, "plots/common.py"),
         category=category,
         subcategory=subcategory,
         label=label,
     )
 
 
-def profile_setting(name):
-    """A setting of the profile figure being drawn."""
-    return lambda wildcards: PROFILE_FIGURES[wildcards.figure][name]  # rules/profiles.smk
+def profile_figure(topology, columns, rows, columns_text, category, subcategory, label, title=""):
+    """A grid of profiles from merge trees (row-major; their landscapes are read too)."""
+    drawing = config["figures"]
+    return dict(
+        kind="profiles",
+        inputs=[*topology, *profile_landscape_files(topology)],
+        arguments=[
+            *topology,
+            "--columns",
+            str(columns),
+            "--row-labels",
+            *rows,
+            "--column-labels",
+            *columns_text,
+            *([] if drawing["log_loss"] else ["--linear"]),
+            "--threshold",
+            str(drawing["profile_threshold"]),
+            "--order",
+            drawing["child_order"],
+            *(["--title", title] if title else []),
+        ],
+        code=PROFILE_SOURCES,
+        category=category,
+        subcategory=subcategory,
+        label=label,
+    )
+
+
+def figure_setting(name):
+    """A setting of the figure being drawn (rules/figures.smk)."""
+    return lambda wildcards: FIGURES[wildcards.figure][name]
 
 
 def job_device(resources):
@@ -363,14 +391,14 @@ def pinn_targets():
         return []
     return [
         rules.pinn_errors.output,
-        rules.fig3_error_heatmap.output,
+        "results/figures/fig3_error_heatmap.png",
         "results/tables/topology_summary.csv",
         "results/figures/fig3_profiles.png",
         "results/figures/figA5_profiles_by_dimension.png",
-        rules.fig_topology_vs_error.output,
+        "results/figures/topology_vs_error.png",
         "results/tables/extent_study.csv",
         "results/figures/extent_profiles.png",
-        rules.fig_extent_study.output,
+        "results/figures/extent_study.png",
     ]
 
 
@@ -380,11 +408,11 @@ def unet_targets():
         return []
     return [
         rules.unet_accuracy.output,
-        rules.fig4_accuracy_heatmap.output,
+        "results/figures/fig4_accuracy_heatmap.png",
         "results/figures/fig4_profiles.png",
         "results/figures/figB6_profiles_by_lr.png",
         "results/tables/unet_topology_summary.csv",
-        rules.fig_unet_topology_vs_accuracy.output,
+        "results/figures/unet_topology_vs_accuracy.png",
         *unet_topology_files(),
     ]
 

@@ -1,74 +1,173 @@
-# Figures, drawn only from cached artifacts (tables, netCDF files).
+# Every figure, drawn only from cached artifacts by `losstopo figure <kind>`: heat maps,
+# topology vs performance and the extent study from one table each, and the grids of
+# topological landscape profiles (Fig. 3, Fig. A.5, the extent study, Fig. 4, Fig. B.6, one
+# per model of yours) from merge trees. FIGURES lists each figure's inputs, arguments and
+# report entry; one rule draws them all.
 
-
-rule fig3_error_heatmap:
-    input:
-        table="results/tables/pinn_errors.csv",
-        code=package_sources("io/tables.py", "plots/heatmap.py", "plots/common.py"),
-    output:
-        png=report(
-            "results/figures/fig3_error_heatmap.png",
-            caption="../report/fig3_error_heatmap.rst",
-            category="PINN convection",
-            subcategory="Fig. 3",
-            labels={"figure": "Fig. 3 (left): error over beta x lr"},
-        ),
-        pdf="results/figures/fig3_error_heatmap.pdf",
-    log:
-        "results/logs/fig3_error_heatmap.log",
-    params:
-        highlight=[
-            f"{cell['beta']:g}:{cell['lr']:g}" for cell in config["pinn"]["analysis"]["cells"]
+TABLE_FIGURES = {
+    "fig3_error_heatmap": table_figure(
+        "pinn-heatmap",
+        "pinn_errors",
+        ["io/tables.py", "plots/heatmap.py"],
+        "PINN convection",
+        "Fig. 3",
+        "Fig. 3 (left): error over beta x lr",
+        [
+            "--highlight",
+            *(f"{cell['beta']:g}:{cell['lr']:g}" for cell in config["pinn"]["analysis"]["cells"]),
         ],
-    conda:
-        "../envs/figures.yaml"
-    shell:
-        "python -m losstopo figure pinn-heatmap {input.table:q} --highlight {params.highlight:q}"
-        " --out {output.png:q} {output.pdf:q} > {log:q} 2>&1"
+    ),
+    "extent_study": table_figure(
+        "extent-study",
+        "extent_study",
+        ["plots/figures.py"],
+        "PINN convection",
+        "Landscape extent",
+        "extent study: shape descriptors by distance",
+    ),
+    "topology_vs_error": table_figure(
+        "topology-vs-error",
+        "topology_summary",
+        ["plots/figures.py"],
+        "PINN convection",
+        "Topology vs performance",
+        "topology vs error: shape descriptors vs error",
+        ["--connectivity", CONNECTIVITY],
+    ),
+    "fig4_accuracy_heatmap": table_figure(
+        "unet-heatmap",
+        "unet_accuracy",
+        ["io/tables.py", "plots/heatmap.py"],
+        "UNet-CRF segmentation",
+        "Fig. 4",
+        "Fig. 4 (left): accuracy over lr x epoch",
+    ),
+    "unet_topology_vs_accuracy": table_figure(
+        "topology-vs-accuracy",
+        "unet_topology_summary",
+        ["plots/figures.py"],
+        "UNet-CRF segmentation",
+        "Topology vs performance",
+        "topology vs accuracy: UNet-CRF checkpoints",
+    ),
+}
+PROFILE_SOURCES = package_sources(
+    "plots/figures.py",
+    "plots/profile.py",
+    "plots/common.py",
+    "topology/profile.py",
+    "topology/descriptors.py",
+    "topology/simplify.py",
+    "io/topology_file.py",
+)
+CELL_LABELS = [cell_label(cell) for cell in config["pinn"]["analysis"]["cells"]]
+SEED_LABELS = [f"seed {seed}" for seed in config["pinn"]["analysis"]["seeds"]]
+UNET_DATA_LABEL = " (SYNTHETIC data)" if UNET_SYNTHETIC else ""
+FIG4_DIRS = [
+    f"{unet_run_dir(UNET['figures']['profile_lr'], seed)}/epoch_{epoch_label(epoch)}"
+    for seed in UNET["figures"]["profile_seeds"]
+    for epoch in UNET["figures"]["profile_epochs"]
+]
+FIGB6_DIRS = [
+    f"{unet_run_dir(lr, UNET['figures']['compare_seed'])}/epoch_{epoch_label(epoch)}"
+    for lr in UNET["learning_rates"]
+    for epoch in UNET["figures"]["compare_epochs"]
+]
 
 
-rule fig_extent_study:
+PROFILE_FIGURES = {
+    "fig3_profiles": profile_figure(
+        profile_topology_files([config["figures"]["profile_dims"]]),
+        len(config["pinn"]["analysis"]["seeds"]),
+        CELL_LABELS,
+        SEED_LABELS,
+        "PINN convection",
+        "Fig. 3",
+        "Fig. 3 (right): profiles by regime and seed",
+    ),
+    "figA5_profiles_by_dimension": profile_figure(
+        profile_topology_files(config["figures"]["compare_dims"], by_dimension_rows=True),
+        len(analysis_run_dirs()),
+        [f"{dims}-D" for dims in config["figures"]["compare_dims"]],
+        [
+            f"{label.split(':')[0]}, seed {seed}"
+            for label in CELL_LABELS
+            for seed in config["pinn"]["analysis"]["seeds"]
+        ],
+        "PINN convection",
+        "Fig. A.5",
+        "Fig. A.5: profiles by landscape dimension",
+    ),
+    "extent_profiles": profile_figure(
+        extent_profile_files(),
+        len(EXTENT_DISTANCES),
+        CELL_LABELS,
+        [f"distance {d}" for d in EXTENT_DISTANCES],
+        "PINN convection",
+        "Landscape extent",
+        "extent study: profiles by distance",
+    ),
+    "fig4_profiles": profile_figure(
+        unet_topology_files(FIG4_DIRS),
+        len(UNET["figures"]["profile_epochs"]),
+        [f"seed {seed}" for seed in UNET["figures"]["profile_seeds"]],
+        [f"epoch {epoch}" for epoch in UNET["figures"]["profile_epochs"]],
+        "UNet-CRF segmentation",
+        "Fig. 4",
+        "Fig. 4 (right): profiles over training",
+        f"UNet-CRF profiles over training, lr={UNET['figures']['profile_lr']:g}"
+        f"{UNET_DATA_LABEL}",
+    ),
+    "figB6_profiles_by_lr": profile_figure(
+        unet_topology_files(FIGB6_DIRS),
+        len(UNET["figures"]["compare_epochs"]),
+        [f"lr={lr:g}" for lr in UNET["learning_rates"]],
+        [f"epoch {epoch}" for epoch in UNET["figures"]["compare_epochs"]],
+        "UNet-CRF segmentation",
+        "Fig. B.6",
+        "Fig. B.6: profiles across learning rates",
+        f"UNet-CRF profiles across learning rates, seed {UNET['figures']['compare_seed']}"
+        f"{UNET_DATA_LABEL}",
+    ),
+    **{
+        f"models/{name}_profiles": profile_figure(
+            model_topology_files(name),
+            len(MODELS[name]["files"]),
+            [f"{dims}-D" for dims in MODELS[name]["dims"]],
+            list(MODELS[name]["files"]),
+            "Your models",
+            name,
+            f"profiles of {name}",
+            f"{name}: profiles by checkpoint",
+        )
+        for name in MODELS
+    },
+}
+FIGURES = {**TABLE_FIGURES, **PROFILE_FIGURES}
+
+
+rule figure:
     input:
-        table="results/tables/extent_study.csv",
-        code=package_sources("plots/figures.py", "plots/common.py"),
+        data=figure_setting("inputs"),
+        code=figure_setting("code"),
     output:
         png=report(
-            "results/figures/extent_study.png",
-            caption="../report/extent_study.rst",
-            category="PINN convection",
-            subcategory="Landscape extent",
-            labels={"figure": "extent study: shape descriptors by distance"},
+            "results/figures/{figure}.png",
+            caption="../report/figures.rst",
+            category=figure_setting("category"),
+            subcategory=figure_setting("subcategory"),
+            labels=lambda wildcards: {"figure": FIGURES[wildcards.figure]["label"]},
         ),
-        pdf="results/figures/extent_study.pdf",
+        pdf="results/figures/{figure}.pdf",
     log:
-        "results/logs/extent_study_figure.log",
-    conda:
-        "../envs/figures.yaml"
-    shell:
-        "python -m losstopo figure extent-study {input.table:q}"
-        " --out {output.png:q} {output.pdf:q} > {log:q} 2>&1"
-
-
-rule fig_topology_vs_error:
-    input:
-        table="results/tables/topology_summary.csv",
-        code=package_sources("plots/figures.py", "plots/common.py"),
-    output:
-        png=report(
-            "results/figures/topology_vs_error.png",
-            caption="../report/topology_vs_error.rst",
-            category="PINN convection",
-            subcategory="Topology vs performance",
-            labels={"figure": "topology vs error: shape descriptors vs error"},
-        ),
-        pdf="results/figures/topology_vs_error.pdf",
-    log:
-        "results/logs/topology_vs_error.log",
+        logs("figure", "{figure}"),
+    wildcard_constraints:
+        figure="|".join(re.escape(name) for name in FIGURES),
     params:
-        connectivity=CONNECTIVITY,
+        kind=figure_setting("kind"),
+        arguments=figure_setting("arguments"),
     conda:
         "../envs/figures.yaml"
     shell:
-        "python -m losstopo figure topology-vs-error {input.table:q}"
-        " --connectivity {params.connectivity:q} --out {output.png:q} {output.pdf:q}"
-        " > {log:q} 2>&1"
+        "python -m losstopo figure {params.kind:q} {params.arguments:q}"
+        " --out {output.png:q} {output.pdf:q} > {log:q} 2>&1"

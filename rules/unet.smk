@@ -1,6 +1,6 @@
 # UNet-CRF segmentation study: data, training over epochs (a checkpoint per epoch, analysed
-# by rules/analysis.smk), the accuracy table, the Fig. 4 heat map and topology vs accuracy
-# (its profile figures are in rules/profiles.smk).
+# by rules/analysis.smk) and the accuracy table; its figures are in rules/figures.smk and
+# rules/profiles.smk.
 
 
 if UNET_SYNTHETIC:
@@ -85,47 +85,3 @@ rule unet_accuracy:
         "../envs/figures.yaml"
     shell:
         "python -m losstopo unet-table {input.metrics:q} --out {output:q} > {log:q} 2>&1"
-
-
-rule fig_unet_topology_vs_accuracy:
-    input:
-        table="results/tables/unet_topology_summary.csv",
-        code=package_sources("plots/figures.py", "plots/common.py"),
-    output:
-        png=report(
-            "results/figures/unet_topology_vs_accuracy.png",
-            caption="../report/unet_topology_vs_accuracy.rst",
-            category="UNet-CRF segmentation",
-            subcategory="Topology vs performance",
-            labels={"figure": "topology vs accuracy: UNet-CRF checkpoints"},
-        ),
-        pdf="results/figures/unet_topology_vs_accuracy.pdf",
-    log:
-        "results/logs/unet_topology_vs_accuracy.log",
-    conda:
-        "../envs/figures.yaml"
-    shell:
-        "python -m losstopo figure topology-vs-accuracy {input.table:q}"
-        " --out {output.png:q} {output.pdf:q} > {log:q} 2>&1"
-
-
-rule fig4_accuracy_heatmap:
-    input:
-        table="results/tables/unet_accuracy.csv",
-        code=package_sources("io/tables.py", "plots/heatmap.py", "plots/common.py"),
-    output:
-        png=report(
-            "results/figures/fig4_accuracy_heatmap.png",
-            caption="../report/fig4_accuracy_heatmap.rst",
-            category="UNet-CRF segmentation",
-            subcategory="Fig. 4",
-            labels={"figure": "Fig. 4 (left): accuracy over lr x epoch"},
-        ),
-        pdf="results/figures/fig4_accuracy_heatmap.pdf",
-    log:
-        "results/logs/fig4_accuracy_heatmap.log",
-    conda:
-        "../envs/figures.yaml"
-    shell:
-        "python -m losstopo figure unet-heatmap {input.table:q}"
-        " --out {output.png:q} {output.pdf:q} > {log:q} 2>&1"

@@ -333,7 +333,7 @@ def test_slurm_profile_requests_gpus_for_the_heavy_rules(tmp_path):
             assert re.search(r"mem_mb=\d+", resources.group(1))
         else:  # merge trees, tables and figures run on CPUs
             assert "gpu=1" not in (resources.group(1) if resources else ""), job
-    assert {*GPU_JOBS, ("train_pinn", ""), ("hessian", "pinn"), ("profile_figure", "")} <= seen
+    assert {*GPU_JOBS, ("train_pinn", ""), ("hessian", "pinn"), ("figure", "")} <= seen
     assert ("topology", "pinn") in seen and ("topology", "unet") in seen
 
 
@@ -585,7 +585,7 @@ def test_own_model_example_runs_through_the_generic_rules(tmp_path):
     dry = _snakemake(["-n", "--configfile", str(path)], tmp_path)
     planned = re.findall(r"^\s*(?:local)?rule (\w+):", dry.stdout + dry.stderr, flags=re.M)
     assert sorted(set(planned)) == sorted(
-        {"all", "hessian", "landscape", "topology", "topology_table", "profile_figure"}
+        {"all", "hessian", "landscape", "topology", "topology_table", "figure"}
     )  # no PINN or UNet job: only the user's models
     result = _snakemake(["--cores", "2", "--configfile", str(path)], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -712,7 +712,7 @@ def test_a_new_problem_is_one_module_through_the_generic_rules(tmp_path):
     dry = _snakemake(["-n", "--configfile", str(path)], tmp_path)
     planned = re.findall(r"^\s*(?:local)?rule (\w+):", dry.stdout + dry.stderr, flags=re.M)
     assert sorted(planned) == sorted(
-        ["all", "profile_figure", "topology_table"] + ["hessian", "landscape", "topology"] * 2
+        ["all", "figure", "topology_table"] + ["hessian", "landscape", "topology"] * 2
     )
     result = _snakemake(["--cores", "2", "--configfile", str(path)], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
