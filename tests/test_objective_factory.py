@@ -501,3 +501,21 @@ def test_own_model_example_trains_and_its_objective_is_the_training_loss(
     assert single.theta().dtype == torch.float32
     with torch.no_grad():
         assert float(single()) == pytest.approx(cross_entropy, rel=1e-5)
+
+
+def test_problem_modules_share_the_loader_and_register_once(tmp_path, monkeypatch):
+    from losstopo import problems
+    from losstopo.problems import get_problem, load_problem_modules
+
+    monkeypatch.setattr(problems, "_REGISTRY", dict(problems._REGISTRY))  # no leftover problem
+
+    with pytest.raises(LosstopoError) as excinfo:
+        load_problem_modules(str(tmp_path / "missing_problem.py"))
+    assert_one_line_error(excinfo, "missing_problem.py", "does not exist")
+    module = tmp_path / "counted_problem.py"
+    module.write_text(
+        "from losstopo.problems import register\nclass P:\n    name = 'counted'\nregister(P())\n"
+    )
+    load_problem_modules(str(module))
+    load_problem_modules(str(module))  # a second import would register it twice and fail
+    assert get_problem("counted").name == "counted"

@@ -12,11 +12,8 @@ and so do the fields in ``objective.metadata["fields"]`` that identify the check
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import math
 import numbers
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,36 +33,10 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 def load_factory(spec: str) -> Callable[..., Any]:
     """Import the factory's file or module (this runs its code) and return the function."""
+    from losstopo.user_code import import_user_code
+
     where, name = parse_spec(spec)
-    if where.endswith(".py"):
-        path = Path(where)
-        if not path.is_file():
-            raise LosstopoError(f"objective factory file {path} does not exist")
-        module_name = f"losstopo_user_{path.stem}"
-        module_spec = importlib.util.spec_from_file_location(module_name, path)
-        if module_spec is None or module_spec.loader is None:
-            raise LosstopoError(f"objective factory file {path} cannot be imported")
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[module_name] = module
-        # the factory's own folder is importable (after everything else, so a user's
-        # logging.py never shadows the standard library)
-        folder = str(path.resolve().parent)
-        if folder not in sys.path:
-            sys.path.append(folder)
-        try:
-            module_spec.loader.exec_module(module)
-        except Exception as exc:
-            del sys.modules[module_name]
-            raise LosstopoError(
-                f"objective factory file {path} failed to import: {type(exc).__name__}: {exc}"
-            ) from None
-    else:
-        try:
-            module = importlib.import_module(where)
-        except Exception as exc:
-            raise LosstopoError(
-                f"objective factory module {where!r} failed to import: {type(exc).__name__}: {exc}"
-            ) from None
+    module = import_user_code(where, "objective factory")
     factory = getattr(module, name, None)
     if not callable(factory):
         raise LosstopoError(f"objective factory {spec!r}: {where} has no function {name!r}")

@@ -76,39 +76,11 @@ def problem_names() -> list[str]:
 
 
 def load_problem_modules(specs: str) -> None:
-    """Import the problem modules of ``LOSSTOPO_PROBLEMS`` (each registers its problem)."""
-    import importlib
-    import importlib.util
-    import sys
-    from pathlib import Path
+    """Import the problem modules of ``LOSSTOPO_PROBLEMS`` (each registers its problem once)."""
+    from losstopo.user_code import import_user_code
 
     for spec in filter(None, specs.split(os.pathsep)):
-        try:
-            if spec.endswith(".py"):
-                path = Path(spec)
-                if not path.is_file():
-                    raise LosstopoError(f"LOSSTOPO_PROBLEMS: problem module {path} does not exist")
-                name = f"losstopo_problem_{path.stem}"
-                if name in sys.modules:
-                    continue
-                module_spec = importlib.util.spec_from_file_location(name, path)
-                assert module_spec is not None and module_spec.loader is not None
-                module = importlib.util.module_from_spec(module_spec)
-                sys.modules[name] = module
-                try:
-                    module_spec.loader.exec_module(module)
-                except BaseException:
-                    del sys.modules[name]
-                    raise
-            else:
-                importlib.import_module(spec)
-        except LosstopoError:
-            raise
-        except Exception as exc:
-            raise LosstopoError(
-                f"LOSSTOPO_PROBLEMS: problem module {spec} failed to import: "
-                f"{type(exc).__name__}: {exc}"
-            ) from None
+        import_user_code(spec, "LOSSTOPO_PROBLEMS problem", reuse=True)
 
 
 # Registration happens on import of each problem (the built-in ones are packages whose
