@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # torch and xarray load only in the stages that use them
     import torch
     import xarray as xr
 
+    from losstopo.io.netcdf import NetcdfContents
     from losstopo.objective import Objective
 
 log = logging.getLogger("losstopo")
@@ -253,9 +254,9 @@ CARRIED_LANDSCAPE_ATTRS = (
 
 @dataclass
 class TopologyResult:
-    """The ``topology.nc`` dataset and the numbers a log line reports."""
+    """The ``topology.nc`` contents and the numbers a log line reports."""
 
-    dataset: xr.Dataset
+    dataset: NetcdfContents
     n_minima: int
     n_saddles: int
     n_components: int
@@ -277,7 +278,7 @@ def compute_topology(
 ) -> TopologyResult:
     """Merge tree of a ``landscape.nc`` with its summaries and shape descriptors; the stored
     tree is simplified at ``persistence_threshold`` (absolute, or relative to the range)."""
-    from losstopo.io.landscape_file import read_landscape
+    from losstopo.io.landscape_file import read_landscape_arrays
     from losstopo.io.provenance import base_provenance, sha256_of
     from losstopo.io.topology_file import topology_dataset
     from losstopo.topology.descriptors import shape_descriptors
@@ -287,12 +288,12 @@ def compute_topology(
 
     if not 0 <= summary_threshold < 1:
         raise LosstopoError(f"--summary-threshold must be in [0, 1), got {summary_threshold}")
-    landscape = read_landscape(landscape_path)
+    landscape = read_landscape_arrays(landscape_path)
     loss = landscape["loss"]
-    names = list(loss.dims)
+    names = list(landscape.dims("loss"))
     # k-NN on a grid is built on integer indices: float coordinates would break distance
     # ties by rounding, not by the documented (distance, index) order.
-    tree = merge_tree(loss.values, connectivity, k, symmetrize)
+    tree = merge_tree(loss, connectivity, k, symmetrize)
     threshold = absolute_threshold(tree, persistence_threshold, relative)
     summary_absolute = absolute_threshold(tree, summary_threshold, True)
     summary = summarize(tree, summary_absolute)
@@ -330,7 +331,7 @@ def compute_topology(
         "largest_basin_fraction": summary["largest_basin_fraction"],
         **descriptors,
     }
-    coords = {name: landscape[name].values for name in names}
+    coords = {name: landscape[name] for name in names if name in landscape}
     return TopologyResult(
         dataset=topology_dataset(stored, names, coords, attrs),
         n_minima=tree.n_minima,

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 
-from losstopo.io.netcdf import open_checked, write_dataset_atomic
+from losstopo.io.netcdf import NetcdfContents, open_checked, read_contents, write_dataset_atomic
 
 if TYPE_CHECKING:  # torch is imported only by the stages that evaluate losses
+    import xarray as xr
+
     from losstopo.landscape.grid import LandscapeResult
 
 
@@ -26,6 +27,8 @@ def landscape_dataset(
     attrs: dict[str, Any],
 ) -> xr.Dataset:
     """The loss on the grid, its axes (relative displacements) and every parameter."""
+    import xarray as xr
+
     dims = len(result.axes)
     names = axis_names(dims)
     n_nonfinite = int(np.count_nonzero(~np.isfinite(result.loss)))
@@ -79,12 +82,19 @@ def read_landscape(path: str | Path) -> xr.Dataset:
     return open_checked(path, ["loss"], "landscape")
 
 
+def read_landscape_arrays(path: str | Path) -> NetcdfContents:
+    """``read_landscape`` as plain arrays, for the topology stage (no xarray import)."""
+    return read_contents(path, ["loss"], "landscape")
+
+
 def merge_tiles(fragments: list[xr.Dataset]) -> xr.Dataset:
     """Concatenate landscape tiles along the first axis into the untiled landscape.
 
     The tiles must come from one landscape (same attributes apart from the tile fields and
     timings) and cover the first axis exactly once.
     """
+    import xarray as xr
+
     from losstopo.errors import LosstopoError
 
     if not fragments:

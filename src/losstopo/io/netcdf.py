@@ -1,16 +1,25 @@
-"""netCDF I/O shared by the stages: atomic writes and checked reads."""
+"""netCDF I/O shared by the stages: atomic writes and checked reads.
+
+Most stages read and write through xarray. The topology stage, a study's most frequent and
+shortest job, reads and writes plain arrays through netCDF4 instead (:class:`NetcdfContents`):
+importing xarray and pandas would cost it more than its own work. Both paths write the same
+files: xarray reads a :class:`NetcdfContents` file back as the dataset ``to_xarray`` gives.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 
 from losstopo.errors import LosstopoError
 from losstopo.io.atomic import write_atomic
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 
 def attr_value(value: Any) -> Any:
@@ -24,24 +33,118 @@ def attr_value(value: Any) -> Any:
     return json.dumps(value)
 
 
-def write_dataset_atomic(dataset: xr.Dataset, path: str | Path) -> None:
+@dataclass
+class NetcdfContents:
+    """A netCDF file as plain arrays: ``variables`` maps a name to its dimension names, values
+    and attributes; a variable named like its only dimension is that dimension's coordinate."""
+
+    variables: dict[str, tuple[tuple[str, ...], np.ndarray, dict[str, Any]]]
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.variables[name][1]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.variables
+
+    def dims(self, name: str) -> tuple[str, ...]:
+        return self.variables[name][0]
+
+    def to_xarray(self) -> xr.Dataset:
+        import xarray as xr
+
+        coords = {
+            name: (dims, values, attrs)
+            for name, (dims, values, attrs) in self.variables.items()
+            if dims == (name,)
+        }
+        data = {
+            name: (dims, values, attrs)
+            for name, (dims, values, attrs) in self.variables.items()
+            if name not in coords
+        }
+        return xr.Dataset(data, coords=coords, attrs=dict(self.attrs))
+
+
+def write_dataset_atomic(dataset: xr.Dataset | NetcdfContents, path: str | Path) -> None:
     """Write ``dataset`` with the netCDF4 engine to a temporary file, then rename it."""
+    if isinstance(dataset, NetcdfContents):
+        write_atomic(path, lambda tmp: _write_contents(dataset, tmp))
+        return
     dataset = dataset.copy()
     dataset.attrs = {key: attr_value(value) for key, value in dataset.attrs.items()}
     write_atomic(path, lambda tmp: dataset.to_netcdf(tmp, engine="netcdf4"))
 
 
-def open_checked(path: str | Path, variables: list[str], kind: str) -> xr.Dataset:
-    """Load a netCDF file into memory, failing clearly if it or a variable is missing."""
-    path = Path(path)
+def _write_contents(contents: NetcdfContents, path: Path) -> None:
+    import netCDF4
+
+    with netCDF4.Dataset(path, "w", format="NETCDF4") as handle:
+        for dims, values, _ in contents.variables.values():
+            for dim, size in zip(dims, np.shape(values), strict=True):
+                if dim not in handle.dimensions:
+                    handle.createDimension(dim, size)
+                elif len(handle.dimensions[dim]) != size:
+                    raise LosstopoError(
+                        f"dimension {dim} has sizes {size} and {len(handle.dimensions[dim])}"
+                    )
+        for name, (dims, values, attrs) in contents.variables.items():
+            values = np.asarray(values)
+            # float variables carry NaN as their fill value, as xarray writes them
+            fill = np.nan if values.dtype.kind == "f" else None
+            variable = handle.createVariable(name, values.dtype, dims, fill_value=fill)
+            variable[...] = values
+            variable.setncatts({key: attr_value(value) for key, value in attrs.items()})
+        handle.setncatts({key: attr_value(value) for key, value in contents.attrs.items()})
+
+
+def _check_file(path: Path, kind: str) -> None:
     if not path.is_file():
         raise LosstopoError(f"{kind} file {path} does not exist")
+
+
+def _check_variables(path: Path, present: Any, variables: list[str], kind: str) -> None:
+    missing = [name for name in variables if name not in present]
+    if missing:
+        raise LosstopoError(f"{kind} file {path} lacks variable(s) {', '.join(missing)}")
+
+
+def open_checked(path: str | Path, variables: list[str], kind: str) -> xr.Dataset:
+    """Load a netCDF file into memory, failing clearly if it or a variable is missing."""
+    import xarray as xr
+
+    path = Path(path)
+    _check_file(path, kind)
     try:
         with xr.open_dataset(path, engine="netcdf4") as handle:
             dataset = handle.load()
     except (OSError, ValueError) as exc:
         raise LosstopoError(f"{path} is not a readable netCDF {kind} file: {exc}") from None
-    missing = [name for name in variables if name not in dataset.variables]
-    if missing:
-        raise LosstopoError(f"{kind} file {path} lacks variable(s) {', '.join(missing)}")
+    _check_variables(path, dataset.variables, variables, kind)
     return dataset
+
+
+def read_contents(path: str | Path, variables: list[str], kind: str) -> NetcdfContents:
+    """``open_checked`` without xarray: the named variables, the coordinates of their
+    dimensions and the file's attributes, as plain arrays (fill values stay as stored)."""
+    import netCDF4
+
+    path = Path(path)
+    _check_file(path, kind)
+    try:
+        with netCDF4.Dataset(path, "r") as handle:
+            handle.set_auto_maskandscale(False)
+            _check_variables(path, handle.variables, variables, kind)
+            names = list(variables)
+            for name in variables:
+                names += [d for d in handle.variables[name].dimensions if d in handle.variables]
+            contents = {}
+            for name in dict.fromkeys(names):
+                variable = handle.variables[name]
+                attrs = {key: variable.getncattr(key) for key in variable.ncattrs()}
+                attrs.pop("_FillValue", None)
+                contents[name] = (tuple(variable.dimensions), np.asarray(variable[...]), attrs)
+            attrs = {key: handle.getncattr(key) for key in handle.ncattrs()}
+    except (OSError, ValueError) as exc:
+        raise LosstopoError(f"{path} is not a readable netCDF {kind} file: {exc}") from None
+    return NetcdfContents(contents, attrs)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 
-from losstopo.io.netcdf import open_checked, write_dataset_atomic
-from losstopo.topology.mergetree import MergeTree
+from losstopo.io.netcdf import NetcdfContents, open_checked, write_dataset_atomic
+
+if TYPE_CHECKING:  # the topology stage writes without xarray (a short, frequent job)
+    import xarray as xr
+
+    from losstopo.topology.mergetree import MergeTree
 
 NODE_VARIABLES = [
     "node_vertex",
@@ -25,7 +28,7 @@ PAIR_VARIABLES = ["birth", "death", "min_vertex", "saddle_vertex"]
 
 def topology_dataset(
     tree: MergeTree, axis_names: list[str], coords: dict[str, np.ndarray], attrs: dict[str, Any]
-) -> xr.Dataset:
+) -> NetcdfContents:
     """Nodes, pairs and the per-vertex segmentation on the landscape's grid."""
     node = {
         "node_vertex": tree.node_vertex,
@@ -42,14 +45,20 @@ def topology_dataset(
         "min_vertex": tree.pair_min,
         "saddle_vertex": tree.pair_saddle,
     }
-    data = {name: ("node", values) for name, values in node.items()}
-    data.update({name: ("pair", values) for name, values in pair.items()})
-    data["segmentation"] = (axis_names, tree.segmentation.reshape(tree.shape))
-    dataset = xr.Dataset(data, coords=coords, attrs=attrs)
-    dataset["node_kind"].attrs["flag_values"] = np.array([0, 1, 2], dtype=np.int8)
-    dataset["node_kind"].attrs["flag_meanings"] = "minimum saddle root"
-    dataset["segmentation"].attrs["long_name"] = "node whose arc holds each vertex"
-    return dataset
+    variables: dict[str, tuple[tuple[str, ...], np.ndarray, dict[str, Any]]] = {
+        name: ((name,), np.asarray(values), {}) for name, values in coords.items()
+    }
+    variables.update({name: (("node",), values, {}) for name, values in node.items()})
+    variables.update({name: (("pair",), values, {}) for name, values in pair.items()})
+    variables["node_kind"][2].update(
+        flag_values=np.array([0, 1, 2], dtype=np.int8), flag_meanings="minimum saddle root"
+    )
+    variables["segmentation"] = (
+        tuple(axis_names),
+        tree.segmentation.reshape(tree.shape),
+        {"long_name": "node whose arc holds each vertex"},
+    )
+    return NetcdfContents(variables, dict(attrs))
 
 
 def tree_dataset(
@@ -66,10 +75,10 @@ def tree_dataset(
         "n_saddles": tree.n_saddles,
         "n_components": tree.n_components,
     }
-    return topology_dataset(tree, names, coords or {}, {**base, **(attrs or {})})
+    return topology_dataset(tree, names, coords or {}, {**base, **(attrs or {})}).to_xarray()
 
 
-def write_topology(dataset: xr.Dataset, path: str | Path) -> None:
+def write_topology(dataset: xr.Dataset | NetcdfContents, path: str | Path) -> None:
     write_dataset_atomic(dataset, path)
 
 
@@ -81,7 +90,7 @@ def tree_from_files(topology_path: str | Path, landscape_path: str | Path) -> Me
     """Rebuild a :class:`MergeTree` from ``topology.nc`` and the landscape it was computed on."""
     from losstopo.errors import LosstopoError
     from losstopo.io.landscape_file import read_landscape
-    from losstopo.topology.mergetree import finite_or_inf
+    from losstopo.topology.mergetree import MergeTree, finite_or_inf
 
     topology = read_topology(topology_path)
     landscape = read_landscape(landscape_path)
