@@ -124,7 +124,18 @@ TOPOLOGY_SOURCES = package_sources(
     "topology/summary.py",
     "topology/descriptors.py",
     "io/topology_file.py",
+    "io/landscape_file.py",
+    "io/netcdf.py",
 )
+# the config keys of ``topology`` that ``losstopo topology`` takes as options of the same name
+TOPOLOGY_OPTIONS = [
+    "k",
+    "symmetrize",
+    "persistence_threshold",
+    "relative",
+    "summary_threshold",
+    "log_threshold",
+]
 
 
 rule topology:
@@ -138,17 +149,10 @@ rule topology:
     benchmark:
         benchmarks("topology", f"{LANDSCAPE_NAME}_{{connectivity}}")
     params:
-        k=("--k {}".format(config["topology"]["k"]) if config["topology"]["k"] else ""),
-        symmetrize=config["topology"]["symmetrize"],
-        threshold=config["topology"]["persistence_threshold"],
-        relative="--relative" if config["topology"]["relative"] else "",
-        summary_threshold=config["topology"]["summary_threshold"],
-        log_threshold=config["topology"]["log_threshold"],
+        options=cli_options(config["topology"], TOPOLOGY_OPTIONS),
     conda:
         "../envs/topology.yaml"
     shell:
         "python -m losstopo topology {input.landscape:q}"
-        " --connectivity {wildcards.connectivity} {params.k}"
-        " --symmetrize {params.symmetrize:q} --persistence-threshold {params.threshold}"
-        " {params.relative} --summary-threshold {params.summary_threshold}"
-        " --log-threshold {params.log_threshold} --out {output:q} > {log:q} 2>&1"
+        " --connectivity {wildcards.connectivity} {params.options:q} --out {output:q}"
+        " > {log:q} 2>&1"

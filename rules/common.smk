@@ -272,6 +272,21 @@ def figure_setting(name):
     return lambda wildcards: FIGURES[wildcards.figure][name]
 
 
+def cli_options(section, names):
+    """``--name value`` for each config key (``n_f`` → ``--n-f``; a list joined by commas;
+    ``--name`` alone for true, nothing for false or null), as a list for ``{params.x:q}``."""
+    options = []
+    for name in names:
+        value = section[name]
+        if value is None or value is False:
+            continue
+        options.append(f"--{name.replace('_', '-')}")
+        if value is not True:
+            is_list = isinstance(value, list)
+            options.append(",".join(map(str, value)) if is_list else str(value))
+    return options
+
+
 def job_device(resources):
     """``cuda`` for jobs that were given a GPU (``gpu`` resource), else the configured device."""
     return "cuda" if int(resources.get("gpu", 0) or 0) > 0 else config["device"]
@@ -284,6 +299,23 @@ def package_sources(*modules):
 
 # Segmentation study (rules/unet.smk).
 UNET = config["unet"]
+# the config keys of ``unet`` that ``losstopo train-unet`` takes as options of the same name
+UNET_TRAINING_OPTIONS = [
+    "epochs",
+    "batch_size",
+    "image_size",
+    "width",
+    "depth",
+    "crf_iterations",
+    "crf_taps",
+    "crf_bilateral",
+    "weight_decay",
+    "step_size",
+    "gamma",
+    "limit_trainval",
+    "limit_test",
+    "dtype",
+]
 UNET_DATA = UNET["data_dir"].rstrip("/")
 UNET_SYNTHETIC = UNET["dataset"] == "synthetic"
 # What the training and analysis jobs read: the generator's marker file for the synthetic
@@ -567,12 +599,14 @@ def stage_gpus(stage):
 
 
 def model_targets():
-    """Everything your own models add to `all`: a table and a profile figure per model."""
+    """Everything your own models add to `all`: a table and a profile figure per model, and
+    the topology-vs-metric figure of each model that names a metric."""
     return [
         out
-        for name in MODELS
+        for name, entry in MODELS.items()
         for out in (
             f"results/tables/models/{name}_topology_summary.csv",
             f"results/figures/models/{name}_profiles.png",
+            *([f"results/figures/models/{name}_topology_vs_metric.png"] if entry["metric"] else []),
         )
     ]

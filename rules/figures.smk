@@ -26,13 +26,14 @@ TABLE_FIGURES = {
         "extent study: shape descriptors by distance",
     ),
     "topology_vs_error": table_figure(
-        "topology-vs-error",
+        "topology-vs-metric",
         "topology_summary",
         ["plots/figures.py"],
         "PINN convection",
         "Topology vs performance",
         "topology vs error: shape descriptors vs error",
-        ["--connectivity", CONNECTIVITY],
+        ["--metric", "relative_l2_error", "--colour-by", "beta,lr", "--marker-by", "dims"]
+        + ["--connectivity", CONNECTIVITY],
     ),
     "fig4_accuracy_heatmap": table_figure(
         "unet-heatmap",
@@ -43,15 +44,32 @@ TABLE_FIGURES = {
         "Fig. 4 (left): accuracy over lr x epoch",
     ),
     "unet_topology_vs_accuracy": table_figure(
-        "topology-vs-accuracy",
+        "topology-vs-metric",
         "unet_topology_summary",
         ["plots/figures.py"],
         "UNet-CRF segmentation",
         "Topology vs performance",
         "topology vs accuracy: UNet-CRF checkpoints",
+        ["--metric", "test_pixel_accuracy", "--colour-by", "lr", "--marker-by", "epoch"]
+        + ["--panels", "basin_depth_decades", "basin_fraction", "n_minima_above_log"]
+        + ["top_eigenvalue"],
     ),
+    **{
+        f"models/{name}_topology_vs_metric": table_figure(
+            "topology-vs-metric",
+            f"models/{name}_topology_summary",
+            ["plots/figures.py"],
+            "Your models",
+            name,
+            f"topology vs {entry['metric']} of {name}",
+            ["--metric", entry["metric"], "--colour-by", "run", "--marker-by", "dims"],
+        )
+        for name, entry in MODELS.items()
+        if entry["metric"]
+    },
 }
 PROFILE_SOURCES = package_sources(
+    "io/panels.py",
     "plots/figures.py",
     "plots/profile.py",
     "plots/common.py",

@@ -10,13 +10,10 @@ rule train_pinn:
     benchmark:
         "results/benchmarks/train_pinn/beta{beta}_lr{lr}_seed{seed}.tsv"
     params:
-        optimizer=config["pinn"]["optimizer"],
-        iterations=config["pinn"]["iterations"],
-        n_f=config["pinn"]["n_f"],
-        collocation_seed=config["pinn"]["collocation_seed"],
-        hidden=",".join(str(width) for width in config["pinn"]["hidden"]),
-        activation=config["pinn"]["activation"],
-        dtype=config["pinn"]["dtype"],
+        options=cli_options(
+            config["pinn"],
+            ["optimizer", "iterations", "n_f", "collocation_seed", "hidden", "activation", "dtype"],
+        ),
         device=lambda wildcards, resources: job_device(resources),
         outdir=lambda wildcards, output: os.path.dirname(output.model),
     threads: config["pinn"]["threads"]
@@ -24,12 +21,8 @@ rule train_pinn:
         "../envs/pinn.yaml"
     shell:
         "python -m losstopo train-pinn --beta {wildcards.beta} --lr {wildcards.lr}"
-        " --seed {wildcards.seed} --optimizer {params.optimizer:q}"
-        " --iterations {params.iterations:q} --n-f {params.n_f:q}"
-        " --collocation-seed {params.collocation_seed:q} --hidden {params.hidden:q}"
-        " --activation {params.activation:q} --dtype {params.dtype:q}"
-        " --threads {threads} --device {params.device:q} --out {params.outdir:q}"
-        " > {log:q} 2>&1"
+        " --seed {wildcards.seed} {params.options:q} --threads {threads}"
+        " --device {params.device:q} --out {params.outdir:q} > {log:q} 2>&1"
 
 
 rule pinn_errors:

@@ -14,15 +14,11 @@ if UNET_SYNTHETIC:
             "results/benchmarks/make_pets.tsv"
         params:
             out=lambda wildcards, output: os.path.dirname(output[0]),
-            n_trainval=UNET["synthetic"]["n_trainval"],
-            n_test=UNET["synthetic"]["n_test"],
-            size=UNET["synthetic"]["size"],
-            seed=UNET["synthetic"]["seed"],
+            options=cli_options(UNET["synthetic"], ["n_trainval", "n_test", "size", "seed"]),
         conda:
             "../envs/unet.yaml"
         shell:
-            "python -m losstopo make-pets --out {params.out:q} --n-trainval {params.n_trainval}"
-            " --n-test {params.n_test} --size {params.size} --seed {params.seed} > {log:q} 2>&1"
+            "python -m losstopo make-pets --out {params.out:q} {params.options:q} > {log:q} 2>&1"
 
 
 rule train_unet:
@@ -41,20 +37,7 @@ rule train_unet:
         "results/benchmarks/train_unet/lr{lr}_seed{seed}.tsv"
     params:
         data=lambda wildcards, input: unet_data_dir(input[0]),
-        epochs=UNET["epochs"],
-        batch_size=UNET["batch_size"],
-        image_size=UNET["image_size"],
-        width=UNET["width"],
-        depth=UNET["depth"],
-        crf_iterations=UNET["crf_iterations"],
-        crf_taps=UNET["crf_taps"],
-        crf_bilateral="--crf-bilateral" if UNET["crf_bilateral"] else "",
-        weight_decay=UNET["weight_decay"],
-        step_size=UNET["step_size"],
-        gamma=UNET["gamma"],
-        limit_trainval=UNET["limit_trainval"],
-        limit_test=UNET["limit_test"],
-        dtype=UNET["dtype"],
+        options=cli_options(UNET, UNET_TRAINING_OPTIONS),
         device=lambda wildcards, resources: job_device(resources),
         outdir=lambda wildcards, output: os.path.dirname(output.metrics),
     threads: UNET["threads"]
@@ -62,14 +45,8 @@ rule train_unet:
         "../envs/unet.yaml"
     shell:
         "python -m losstopo train-unet --data {params.data:q} --lr {wildcards.lr}"
-        " --seed {wildcards.seed} --epochs {params.epochs} --batch-size {params.batch_size}"
-        " --image-size {params.image_size} --width {params.width} --depth {params.depth}"
-        " --crf-iterations {params.crf_iterations} --crf-taps {params.crf_taps}"
-        " {params.crf_bilateral} --weight-decay {params.weight_decay}"
-        " --step-size {params.step_size} --gamma {params.gamma}"
-        " --limit-trainval {params.limit_trainval} --limit-test {params.limit_test}"
-        " --dtype {params.dtype:q} --threads {threads} --device {params.device:q}"
-        " --out {params.outdir:q} > {log:q} 2>&1"
+        " --seed {wildcards.seed} {params.options:q} --threads {threads}"
+        " --device {params.device:q} --out {params.outdir:q} > {log:q} 2>&1"
 
 
 rule unet_accuracy:

@@ -86,9 +86,10 @@ def panel_files(tmp_path_factory):
 
 
 def grid_of(files, **kwargs):
-    from losstopo.plots.figures import Panel, profile_grid
+    from losstopo.io.panels import Panel, read_panel
+    from losstopo.plots.figures import profile_grid
 
-    return profile_grid([Panel.parse(str(f)) for f in files], **kwargs)
+    return profile_grid([read_panel(Panel.parse(str(f))) for f in files], **kwargs)
 
 
 def panels_of(fig):
@@ -311,7 +312,7 @@ def test_topology_panels_find_their_landscape_relative_to_the_working_directory(
     assert not topology.is_absolute()
     fig = grid_of([topology], columns=1)
     assert "β=1, lr=1, seed 0" in panels_of(fig)[0].get_title()
-    from losstopo.plots.figures import Panel
+    from losstopo.io.panels import Panel
 
     with pytest.raises(LosstopoError, match="does not exist"):
         Panel.parse("missing/topology_3d.nc").files()
@@ -523,6 +524,82 @@ def test_topology_vs_accuracy_is_a_2x2_grid():
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend == ["lr=0.01", "lr=0.002", "epoch 0", "epoch 3", "epoch 10"]
     assert overlapping_texts(fig) == []
+
+
+def model_table() -> pd.DataFrame:
+    """A topology table of a user's model: its own fields (epoch) and metric (test_accuracy)."""
+    rng = np.random.default_rng(2)
+    return pd.DataFrame(
+        {
+            "problem": "model",
+            "run": np.repeat(["spirals", "rings"], 4),
+            "epoch": [0, 1, 2, 3] * 2,
+            "dims": [2, 2, 3, 3] * 2,
+            "connectivity": "full",
+            "test_accuracy": rng.uniform(0.4, 0.95, 8),
+            "basin_depth_decades": rng.uniform(0, 3, 8),
+            "basin_fraction": rng.uniform(0.05, 1, 8),
+            "n_minima_above_log": [1, 2, 1, 3, 1, 1, 2, 2],
+            "n_saddles_above_log": [0, 1, 0, 2, 0, 0, 1, 1],
+            "top_eigenvalue": rng.uniform(1, 50, 8),
+        }
+    )
+
+
+def test_topology_vs_metric_draws_any_problem_by_its_own_columns():
+    from losstopo.plots.figures import topology_vs_metric
+
+    table = model_table()
+    fig = topology_vs_metric(
+        table, "test_accuracy", colour_by=("run",), marker_by="epoch", connectivity="full"
+    )
+    assert (
+        fig.get_suptitle()
+        == "spirals, rings topology vs test accuracy (8 landscapes, full connectivity)"
+    )
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == ["run=rings", "run=spirals", "epoch 0", "epoch 1", "epoch 2", "epoch 3"]
+    depth = fig.axes[0]
+    assert depth.get_xlabel() == "test accuracy" and depth.get_xscale() == "linear"
+    # every point is one row: x the metric, y the descriptor, colour its run, marker its epoch
+    drawn = []
+    for collection in depth.collections:
+        colour = tuple(np.round(collection.get_facecolor()[0], 3))
+        drawn += [(x, y, colour) for x, y in collection.get_offsets()]
+    expected = sorted(zip(table.test_accuracy, table.basin_depth_decades, strict=True))
+    np.testing.assert_allclose(sorted((x, y) for x, y, _ in drawn), expected)
+    colours = {c for _, _, c in drawn}
+    assert len(colours) == 2
+    by_run = {
+        run: {c for x, _, c in drawn if np.isclose(table.test_accuracy[table.run == run], x).any()}
+        for run in ("rings", "spirals")
+    }
+    assert by_run["rings"] != by_run["spirals"] and all(len(c) == 1 for c in by_run.values())
+    eigen = topology_vs_metric(
+        table,
+        "test_accuracy",
+        colour_by=("run", "dims"),
+        panels=("basin_depth_decades", "basin_fraction", "n_minima_above_log", "top_eigenvalue"),
+    )
+    assert eigen.axes[3].get_yscale() == "log"
+    assert "run=rings, 2-D" in [t.get_text() for t in eigen.legends[0].get_texts()]
+    with pytest.raises(LosstopoError, match="unknown panel"):
+        topology_vs_metric(table, "test_accuracy", panels=("a", "b", "c", "d"))
+    with pytest.raises(LosstopoError, match=r"lacks column.*relative_l2_error"):
+        topology_vs_metric(table, "relative_l2_error", colour_by=("run",))
+
+
+def test_topology_vs_metric_cli(tmp_path, capsys):
+    from losstopo.cli import main
+
+    csv = tmp_path / "models.csv"
+    model_table().to_csv(csv, index=False)
+    out = tmp_path / "m.png"
+    argv = ["figure", "topology-vs-metric", str(csv), "--metric", "test_accuracy"]
+    assert main([*argv, "--marker-by", "epoch", "--out", str(out)]) == 0
+    assert out.stat().st_size > 0
+    assert main([*argv, "--colour-by", "beta", "--out", str(out)]) == 2
+    assert "lacks column(s) beta" in capsys.readouterr().err
 
 
 def test_topology_vs_error_cli_takes_a_connectivity(tmp_path, capsys):

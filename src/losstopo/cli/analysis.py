@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from losstopo.cli import common
-from losstopo.cli.common import log, non_negative_float, positive_float, positive_int, seed
+from losstopo.cli.common import (
+    REQUIRED,
+    log,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    seed,
+)
 
 
 def _analysed_checkpoint(args: argparse.Namespace):
@@ -202,25 +209,13 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         default="LM",
         help="largest magnitude (as PyHessian) or largest algebraic",
     )
-    p.add_argument(
-        "--tol",
-        type=positive_float,
-        default=1e-4,
-        help="target relative residual ||Hv - lv||/|l| (default: 1e-4)",
+    common.add_options(
+        p,
+        ("--tol", positive_float, 1e-4, "target relative residual ||Hv - lv||/|l|"),
+        ("--max-hvp", positive_int, 1000, "Hessian-vector product budget of Lanczos"),
+        ("--max-iter", positive_int, 100, "power iterations per pair"),
+        ("--seed", seed, 0, "start-vector seed"),
     )
-    p.add_argument(
-        "--max-hvp",
-        type=positive_int,
-        default=1000,
-        help="Hessian-vector product budget of Lanczos (default: 1000)",
-    )
-    p.add_argument(
-        "--max-iter",
-        type=positive_int,
-        default=100,
-        help="power iterations per pair (default: 100)",
-    )
-    p.add_argument("--seed", type=seed, default=0, help="start-vector seed (default: 0)")
     _add_checkpoint_options(p, "float64", "precision of the Hessian products", "output hessian.nc")
     p.set_defaults(func=_cmd_hessian)
 
@@ -232,18 +227,16 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     )
     p.add_argument("checkpoint", help="model checkpoint (.pt)")
     p.add_argument("--directions", required=True, help="hessian.nc of the checkpoint")
-    p.add_argument("--dims", type=positive_int, required=True, help="landscape dimension n")
-    p.add_argument(
-        "--resolution",
-        type=positive_int,
-        required=True,
-        help="points per axis (odd, so theta is the centre)",
-    )
-    p.add_argument(
-        "--distance",
-        type=positive_float,
-        required=True,
-        help="largest relative displacement along each direction",
+    common.add_options(
+        p,
+        ("--dims", positive_int, REQUIRED, "landscape dimension n"),
+        ("--resolution", positive_int, REQUIRED, "points per axis (odd, so theta is the centre)"),
+        (
+            "--distance",
+            positive_float,
+            REQUIRED,
+            "largest relative displacement along each direction",
+        ),
     )
     common.add_choice(
         p,
@@ -252,29 +245,23 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         default="layer",
         help="direction scaling against theta",
     )
-    p.add_argument(
-        "--chunk-size",
-        type=positive_int,
-        default=None,
-        help="grid points per batched call (default: from --memory-budget)",
-    )
-    p.add_argument(
-        "--memory-budget",
-        type=positive_float,
-        default=512.0,
-        help="memory for one batched call in MiB (default: 512)",
+    common.add_options(
+        p,
+        (
+            "--chunk-size",
+            positive_int,
+            None,
+            "grid points per batched call (default: from --memory-budget)",
+        ),
+        ("--memory-budget", positive_float, 512.0, "memory for one batched call in MiB"),
     )
     _add_checkpoint_options(
         p, "float32", "precision of the loss evaluations", "output landscape.nc"
     )
-    p.add_argument(
-        "--tiles",
-        type=positive_int,
-        default=1,
-        help="split the grid into this many tiles along its first axis (default: 1)",
-    )
-    p.add_argument(
-        "--tile", type=int, default=0, help="which tile to compute, 0-based (default: 0)"
+    common.add_options(
+        p,
+        ("--tiles", positive_int, 1, "split the grid into this many tiles along its first axis"),
+        ("--tile", int, 0, "which tile to compute, 0-based"),
     )
     p.set_defaults(func=_cmd_landscape)
 
@@ -318,19 +305,21 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         action="store_true",
         help="read --persistence-threshold as a fraction of the value range",
     )
-    p.add_argument(
-        "--summary-threshold",
-        type=non_negative_float,
-        default=0.01,
-        help="relative persistence above which minima and saddles are counted "
-        "in the summaries (default: 0.01)",
-    )
-    p.add_argument(
-        "--log-threshold",
-        type=non_negative_float,
-        default=0.1,
-        help="persistence on log10 loss, in decades, above which minima and saddles are "
-        "counted as significant in the shape descriptors (default: 0.1)",
+    common.add_options(
+        p,
+        (
+            "--summary-threshold",
+            non_negative_float,
+            0.01,
+            "relative persistence above which minima and saddles are counted in the summaries",
+        ),
+        (
+            "--log-threshold",
+            non_negative_float,
+            0.1,
+            "persistence on log10 loss, in decades, above which minima and saddles are "
+            "counted as significant in the shape descriptors",
+        ),
     )
     p.add_argument("--out", required=True, help="output topology.nc")
     common.add_runtime(p, device=False)

@@ -84,6 +84,26 @@ def int_list(text: str) -> list[int]:
     return values
 
 
+REQUIRED = object()  # the default of an option that must be given
+
+Option = tuple[str, Callable[[str], Any], Any, str]
+
+
+def add_options(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, *options: Option
+) -> None:
+    """Typed options, each ``(flag, type, default, help)``: ``REQUIRED`` as the default makes
+    the option required; otherwise the help ends with the default (unless it says it)."""
+    for flag, kind, default, text in options:
+        if default is REQUIRED:
+            parser.add_argument(flag, type=kind, required=True, help=text)
+            continue
+        if default is not None and "default" not in text:
+            shown = f"{default:g}" if isinstance(default, float) else default
+            text = f"{text} (default: {shown})"
+        parser.add_argument(flag, type=kind, default=default, help=text)
+
+
 def add_runtime(parser: argparse.ArgumentParser, device: bool = True) -> None:
     parser.add_argument(
         "--threads", type=positive_int, default=1, help="CPU threads for torch (default: 1)"

@@ -20,13 +20,14 @@ def _labels(texts: list[str] | None) -> list[str] | None:
 
 
 def _cmd_figure_profiles(args: argparse.Namespace) -> None:
-    from losstopo.plots.figures import Panel, profile_grid
+    from losstopo.io.panels import Panel, read_panel
+    from losstopo.plots.figures import profile_grid
 
     if args.columns < 1:
         raise LosstopoError(f"--columns must be >= 1, got {args.columns}")
     if args.linear and args.y not in (None, "linear"):
         raise LosstopoError(f"--linear contradicts --y {args.y}")
-    panels = [Panel.parse(text) for text in args.panels]
+    panels = [read_panel(Panel.parse(text)) for text in args.panels]
     figure = profile_grid(
         panels,
         args.columns,
@@ -46,6 +47,20 @@ def _draw_topology_vs_error(table: pd.DataFrame, args: argparse.Namespace) -> Fi
     from losstopo.plots.figures import topology_vs_error
 
     return topology_vs_error(table, connectivity=args.connectivity)
+
+
+def _draw_topology_vs_metric(table: pd.DataFrame, args: argparse.Namespace) -> Figure:
+    from losstopo.plots.figures import topology_vs_metric
+
+    panels = {"panels": tuple(args.panels)} if args.panels else {}
+    return topology_vs_metric(
+        table,
+        args.metric,
+        colour_by=tuple(args.colour_by.split(",")),
+        marker_by=args.marker_by,
+        connectivity=args.connectivity,
+        **panels,
+    )
 
 
 def _draw_extent_study(table: pd.DataFrame, args: argparse.Namespace) -> Figure:
@@ -150,6 +165,31 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         "topology summaries against relative error",
         "topology_summary.csv",
         _draw_topology_vs_error,
+    )
+    common.add_connectivity_filter(p)
+    common.add_figure_output(p)
+
+    p = common.add_table_figure(
+        figsub,
+        "topology-vs-metric",
+        "topology summaries of any problem against one of its checkpoints' metrics",
+        "a topology table (losstopo topology-table)",
+        _draw_topology_vs_metric,
+    )
+    p.add_argument("--metric", required=True, help="metric column for the x axis")
+    p.add_argument(
+        "--colour-by",
+        default="run",
+        help="comma-separated columns: one colour per combination (default: run)",
+    )
+    p.add_argument("--marker-by", default="dims", help="one marker per value (default: dims)")
+    p.add_argument(
+        "--panels",
+        nargs=4,
+        default=None,
+        metavar="COLUMN",
+        help="the four descriptor columns, e.g. top_eigenvalue (default: basin_depth_decades "
+        "basin_fraction n_minima_above_log n_saddles_above_log)",
     )
     common.add_connectivity_filter(p)
     common.add_figure_output(p)

@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from losstopo.cli import common
-from losstopo.cli.common import int_list, log, positive_int, seed
+from losstopo.cli.common import REQUIRED, int_list, log, positive_int, seed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,32 +71,29 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
             "Train a PINN on u_t + beta u_x = 0 and write model.pt and metrics.json into --out."
         ),
     )
-    p.add_argument("--beta", type=float, required=True, help="convection coefficient (>= 0)")
-    p.add_argument("--lr", type=float, required=True, help="learning rate (> 0)")
-    p.add_argument("--seed", type=seed, required=True, help="initialisation seed")
+    common.add_options(
+        p,
+        ("--beta", float, REQUIRED, "convection coefficient (>= 0)"),
+        ("--lr", float, REQUIRED, "learning rate (> 0)"),
+        ("--seed", seed, REQUIRED, "initialisation seed"),
+    )
     p.add_argument(
         "--optimizer",
         choices=("lbfgs", "adam"),
         default="lbfgs",
         help="optimiser (default: lbfgs, strong-Wolfe, history 50)",
     )
-    p.add_argument(
-        "--iterations", type=positive_int, default=1000, help="iteration budget (default: 1000)"
-    )
-    p.add_argument(
-        "--n-f", type=positive_int, default=100, help="number of collocation points (default: 100)"
-    )
-    p.add_argument(
-        "--collocation-seed",
-        type=int,
-        default=0,
-        help="seed of the fixed collocation set, shared by all runs (default: 0)",
-    )
-    p.add_argument(
-        "--hidden",
-        type=int_list,
-        default=[50, 50, 50, 50],
-        help="hidden layer widths (default: 50,50,50,50)",
+    common.add_options(
+        p,
+        ("--iterations", positive_int, 1000, "iteration budget"),
+        ("--n-f", positive_int, 100, "number of collocation points"),
+        (
+            "--collocation-seed",
+            int,
+            0,
+            "seed of the fixed collocation set, shared by all runs",
+        ),
+        ("--hidden", int_list, [50, 50, 50, 50], "hidden layer widths (default: 50,50,50,50)"),
     )
     common.add_choice(
         p, "--activation", ("tanh", "relu", "gelu"), default="tanh", help="activation"

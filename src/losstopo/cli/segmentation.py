@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from losstopo.cli import common
 from losstopo.cli.common import (
+    REQUIRED,
     log,
     non_negative_float,
     non_negative_int,
@@ -98,14 +99,13 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         "study runs offline. Everything derived from it is labelled synthetic.",
     )
     p.add_argument("--out", required=True, help="dataset directory to create")
-    p.add_argument(
-        "--n-trainval", type=positive_int, default=320, help="training images (default: 320)"
+    common.add_options(
+        p,
+        ("--n-trainval", positive_int, 320, "training images"),
+        ("--n-test", positive_int, 160, "test images"),
+        ("--size", positive_int, 64, "nominal image side in px"),
+        ("--seed", seed, 0, "generator seed"),
     )
-    p.add_argument("--n-test", type=positive_int, default=160, help="test images (default: 160)")
-    p.add_argument(
-        "--size", type=positive_int, default=64, help="nominal image side in px (default: 64)"
-    )
-    p.add_argument("--seed", type=seed, default=0, help="generator seed (default: 0)")
     common.add_runtime(p, device=False)
     p.set_defaults(func=_cmd_make_pets)
 
@@ -117,50 +117,30 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         "into --out, and resumes from the last finished epoch if interrupted.",
     )
     p.add_argument("--data", required=True, help="Oxford-IIIT Pet directory (real or synthetic)")
-    p.add_argument("--lr", type=positive_float, required=True, help="learning rate (> 0)")
-    p.add_argument("--seed", type=seed, required=True, help="initialisation and shuffling seed")
-    p.add_argument("--epochs", type=positive_int, default=30, help="epochs (default: 30)")
-    p.add_argument("--batch-size", type=positive_int, default=32, help="batch (default: 32)")
-    p.add_argument(
-        "--image-size", type=positive_int, default=224, help="centre-crop side (default: 224)"
-    )
-    p.add_argument("--width", type=positive_int, default=16, help="UNet width (default: 16)")
-    p.add_argument(
-        "--depth", type=positive_int, default=5, help="UNet resolution levels (default: 5)"
-    )
-    p.add_argument(
-        "--crf-iterations",
-        type=non_negative_int,
-        default=5,
-        help="mean-field iterations, 0 = no CRF layer (default: 5)",
-    )
-    p.add_argument(
-        "--crf-taps", type=positive_int, default=11, help="Gaussian filter taps (default: 11)"
+    common.add_options(
+        p,
+        ("--lr", positive_float, REQUIRED, "learning rate (> 0)"),
+        ("--seed", seed, REQUIRED, "initialisation and shuffling seed"),
+        ("--epochs", positive_int, 30, "epochs"),
+        ("--batch-size", positive_int, 32, "batch"),
+        ("--image-size", positive_int, 224, "centre-crop side"),
+        ("--width", positive_int, 16, "UNet width"),
+        ("--depth", positive_int, 5, "UNet resolution levels"),
+        ("--crf-iterations", non_negative_int, 5, "mean-field iterations, 0 = no CRF layer"),
+        ("--crf-taps", positive_int, 11, "Gaussian filter taps"),
     )
     p.add_argument(
         "--crf-bilateral",
         action="store_true",
         help="add the local-window bilateral kernel (off in the paper)",
     )
-    p.add_argument(
-        "--weight-decay",
-        type=non_negative_float,
-        default=0.01,
-        help="AdamW weight decay (default: 0.01)",
-    )
-    p.add_argument("--step-size", type=positive_int, default=20, help="StepLR step (default: 20)")
-    p.add_argument("--gamma", type=positive_float, default=0.1, help="StepLR factor (default: 0.1)")
-    p.add_argument(
-        "--limit-trainval",
-        type=non_negative_int,
-        default=0,
-        help="use only the first N training images, 0 = all (default: 0)",
-    )
-    p.add_argument(
-        "--limit-test",
-        type=non_negative_int,
-        default=0,
-        help="use only the first N test images, 0 = all (default: 0)",
+    common.add_options(
+        p,
+        ("--weight-decay", non_negative_float, 0.01, "AdamW weight decay"),
+        ("--step-size", positive_int, 20, "StepLR step"),
+        ("--gamma", positive_float, 0.1, "StepLR factor"),
+        ("--limit-trainval", non_negative_int, 0, "use only the first N training images, 0 = all"),
+        ("--limit-test", non_negative_int, 0, "use only the first N test images, 0 = all"),
     )
     common.add_dtype(p, "float32", "training precision")
     p.add_argument(

@@ -1,12 +1,11 @@
-"""Figure assembly from cached artifacts: profile grids, topology against performance and
-the landscape-extent study."""
+"""Figure assembly from data: grids of profiles (merge trees with their checkpoints' fields
+and metrics, read by :mod:`losstopo.io.panels`), topology against a metric and the
+landscape-extent study (tables)."""
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -18,7 +17,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from losstopo.errors import LosstopoError
-from losstopo.io.topology_file import tree_from_files
+from losstopo.io.panels import PanelInput
 from losstopo.plots.profile import (
     ABSOLUTE_COLOUR_LABEL,
     BASIN_COLOR,
@@ -40,102 +39,6 @@ from losstopo.plots.profile import (
 )
 from losstopo.topology.profile import Profile, landscape_profile
 from losstopo.topology.simplify import absolute_threshold, simplify
-
-
-@dataclass
-class Panel:
-    """One profile panel: a run directory and a landscape dimension (``RUN_DIR:DIMS``), or
-    a topology file whose ``source`` attribute names its landscape."""
-
-    run: Path | None = None
-    dims: int | None = None
-    topology: Path | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> Panel:
-        if text.endswith(".nc"):
-            return cls(topology=Path(text))
-        run, _, dims = text.rpartition(":")
-        if not run or not dims.isdigit():
-            raise LosstopoError(f"panel {text!r} is not RUN_DIR:DIMS or a topology .nc file")
-        return cls(Path(run), int(dims))
-
-    def files(self) -> tuple[Path, Path, Path | None]:
-        """Topology and landscape files, plus the run's ``metrics.json`` where one exists
-        (PINN run directories); otherwise the metrics come from the files' attributes."""
-        if self.topology is not None:
-            if not self.topology.is_file():
-                raise LosstopoError(f"{self.topology} does not exist")
-            source = _file_attrs(self.topology).get("source")
-            if not source:
-                raise LosstopoError(
-                    f"{self.topology} has no 'source' attribute naming its landscape"
-                )
-            return self.topology, Path(str(source)), None
-        assert self.run is not None
-        metrics = self.run / "metrics.json"
-        return (
-            self.run / f"topology_{self.dims}d.nc",
-            self.run / f"landscape_{self.dims}d.nc",
-            metrics if metrics.is_file() or (self.run / "model.pt").exists() else None,
-        )
-
-
-def _file_attrs(path: Path) -> dict[str, Any]:
-    """Global attributes of a netCDF file, without loading its variables."""
-    import xarray as xr
-
-    try:
-        with xr.open_dataset(path, engine="netcdf4") as handle:
-            return dict(handle.attrs)
-    except (OSError, ValueError) as exc:
-        raise LosstopoError(f"{path} is not a readable netCDF file: {exc}") from None
-
-
-def _json_attr(value: Any) -> dict:
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            return {}
-        return parsed if isinstance(parsed, dict) else {}
-    return {}
-
-
-def panel_info(
-    topology_attrs: dict[str, Any],
-    landscape_attrs: dict[str, Any] | None = None,
-    metrics: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """What a panel's title says, from the topology file's ``landscape_*`` attributes (a
-    landscape's own attributes fill gaps; a run's ``metrics.json`` wins where given)."""
-    carried = {
-        key.removeprefix("landscape_"): value
-        for key, value in topology_attrs.items()
-        if key.startswith("landscape_")
-    }
-    attrs = {**(landscape_attrs or {}), **carried}
-    hparams = _json_attr(attrs.get("problem_hparams"))
-    checkpoint = _json_attr(attrs.get("checkpoint_metrics"))
-    info: dict[str, Any] = {**hparams, **checkpoint}
-    fields = _json_attr(attrs.get("run_fields"))
-    if fields:
-        info["fields"] = fields
-        names = attrs.get("table_metrics")
-        names = json.loads(names) if isinstance(names, str) and names else names or []
-        info["metrics"] = {name: checkpoint[name] for name in names if name in checkpoint}
-    if "checkpoint_seed" in attrs:
-        info["seed"] = int(attrs["checkpoint_seed"])
-    if "checkpoint_epoch" in attrs:
-        info["epoch"] = int(attrs["checkpoint_epoch"])
-    info.update(metrics or {})
-    for key in ("dims", "distance"):
-        if key in attrs:
-            info[key] = attrs[key]
-    info["connectivity"] = str(topology_attrs.get("connectivity", ""))
-    return info
 
 
 def panel_title(info: dict[str, Any], dims: int | None = None) -> str:
@@ -219,22 +122,14 @@ class _PanelData:
     annotation: str
 
 
-def _load_panel(panel: Panel, threshold: float, order: str) -> _PanelData:
-    topology, landscape, metrics_path = panel.files()
-    for path in (topology, landscape, metrics_path):
-        if path is not None and not path.is_file():
-            raise LosstopoError(f"{path} does not exist")
-    tree = tree_from_files(topology, landscape)
+def _panel_data(panel: PanelInput, threshold: float, order: str) -> _PanelData:
+    """A panel's profile (simplified at the relative ``threshold``), title and counts."""
+    tree = panel.tree
     if threshold > 0:
         tree = simplify(tree, absolute_threshold(tree, threshold, relative=True))
     profile = landscape_profile(tree, order=order)
-    topology_attrs = _file_attrs(topology)
-    metrics = json.loads(metrics_path.read_text()) if metrics_path is not None else None
-    info = panel_info(topology_attrs, None, metrics)
-    if metrics is None and "problem_hparams" not in info and "lr" not in info:
-        info = panel_info(topology_attrs, _file_attrs(landscape), None)  # older topologies
-    info.setdefault("connectivity", tree.connectivity)
-    info["connectivity"] = info["connectivity"] or tree.connectivity
+    info = dict(panel.info)
+    info["connectivity"] = info.get("connectivity") or tree.connectivity
     return _PanelData(
         profile=profile,
         title=panel_title(info, len(tree.shape)),
@@ -261,7 +156,7 @@ def _text_width(lines: list[str], fontsize: float) -> float:
 
 
 def profile_grid(
-    panels: list[Panel],
+    panels: list[PanelInput],
     columns: int,
     log_y: bool = True,
     threshold: float = 0.0,
@@ -293,7 +188,7 @@ def profile_grid(
         raise LosstopoError(f"{len(row_labels)} row label(s) for {rows} row(s)")
     if column_labels is not None and len(column_labels) != min(columns, len(panels)):
         raise LosstopoError(f"{len(column_labels)} column label(s) for {columns} column(s)")
-    data = [_load_panel(panel, threshold, order) for panel in panels]
+    data = [_panel_data(panel, threshold, order) for panel in panels]
     profiles = [d.profile for d in data]
 
     panel_h = _PANEL_H if rows <= 3 else max(1.4, 6.5 / rows)
@@ -548,99 +443,153 @@ def _descriptor_grid(
     return fig
 
 
-def _cell_label(table: pd.DataFrame, mask: pd.Series, text: str) -> str:
-    if "regime" in table.columns:
-        regimes = [r for r in table.loc[mask, "regime"].dropna().unique() if str(r).strip()]
-        if regimes:
-            return f"{text} ({regimes[0]})"
-    return text
+# what a topology-vs-metric panel can show: column → (axis label, log scale when positive)
+DESCRIPTOR_PANELS = {
+    "basin_depth_decades": ("θ basin depth (decades)", False),
+    "basin_fraction": ("θ basin fraction of grid", True),
+    "n_minima_above_log": ("minima above log threshold", False),
+    "n_saddles_above_log": ("saddles above log threshold", False),
+    "top_eigenvalue": ("top Hessian eigenvalue", True),
+    "max_persistence": ("largest persistence", True),
+    "persistence_entropy": ("persistence entropy", False),
+}
+DEFAULT_PANELS = (
+    "basin_depth_decades",
+    "basin_fraction",
+    "n_minima_above_log",
+    "n_saddles_above_log",
+)
+METRIC_NAMES = {
+    "relative_l2_error": "relative L2 error",
+    "test_pixel_accuracy": "test pixel accuracy",
+    "test_accuracy": "test accuracy",
+}
+PROBLEM_NAMES = {"convection": "PINN", "segmentation": "UNet-CRF"}
+MARKERS = "os^Dv<>ph*"
 
 
-def _cells(table: pd.DataFrame) -> list[tuple[pd.Series, Any, str]]:
-    """One colour per analysed (β, lr) cell, labelled with its regime where the table has one."""
-    cells = sorted(
-        {(b, lr) for b, lr in zip(table.beta, table.lr, strict=True)}, key=lambda c: (c[0], -c[1])
-    )
-    colours = plt.cm.tab10(np.arange(len(cells)) % 10)
+def _group_label(names: tuple[str, ...], values: tuple[Any, ...]) -> str:
+    """``β=1, lr=1`` or ``epoch 2`` or ``3-D``: a group of rows as a legend reads it."""
+    parts = []
+    for name, value in zip(names, values, strict=True):
+        if name == "dims":
+            parts.append(f"{int(value)}-D")
+        elif name in FIELD_LABELS and isinstance(value, int | float | np.number):
+            parts.append(FIELD_LABELS[name].format(float(value)))
+        else:
+            parts.append(f"{name}={_format_value(value)}")
+    return ", ".join(parts)
+
+
+def _groups(table: pd.DataFrame, names: tuple[str, ...]) -> list[tuple[pd.Series, tuple]]:
+    """Rows per distinct combination of ``names``, sorted ascending (learning rates
+    descending, as the heat maps' rows)."""
+    combos = list(dict.fromkeys(zip(*(table[n] for n in names), strict=True)))
+    for position in reversed(range(len(names))):
+        combos.sort(key=lambda combo: combo[position], reverse=names[position] == "lr")
     groups = []
-    for colour, (beta, lr) in zip(colours, cells, strict=True):
-        mask = (table.beta == beta) & (table.lr == lr)
-        groups.append((mask, colour, _cell_label(table, mask, f"β={beta:g}, lr={lr:g}")))
+    for combo in combos:
+        mask = pd.Series(True, index=table.index)
+        for name, value in zip(names, combo, strict=True):
+            mask &= table[name] == value
+        groups.append((mask, combo))
     return groups
 
 
-def topology_vs_error(table: pd.DataFrame, connectivity: str | None = None) -> Figure:
-    """PINN landscapes: the trained basin's depth and share, and minima and saddles above
-    the log-persistence threshold, against relative L2 error (colour = analysed cell,
-    marker = landscape dimension), for one connectivity."""
-    panels = {
-        "basin_depth_decades": ("θ basin depth (decades)", False),
-        "basin_fraction": ("θ basin fraction of grid", True),
-        "n_minima_above_log": ("minima above log threshold", False),
-        "n_saddles_above_log": ("saddles above log threshold", False),
-    }
-    needed = ["relative_l2_error", "dims", "beta", "lr", *panels]
-    missing = [c for c in needed if c not in table.columns]
+def _regime_suffix(table: pd.DataFrame, mask: pd.Series) -> str:
+    if "regime" in table.columns:
+        regimes = [r for r in table.loc[mask, "regime"].dropna().unique() if str(r).strip()]
+        if regimes:
+            return f" ({regimes[0]})"
+    return ""
+
+
+def _colour_groups(table: pd.DataFrame, names: tuple[str, ...]) -> list[tuple[pd.Series, Any, str]]:
+    """One tab10 colour per combination of ``names`` (e.g. each analysed (β, lr) cell),
+    labelled with its regime where the table names one."""
+    groups = _groups(table, names)
+    colours = plt.cm.tab10(np.arange(len(groups)) % 10)
+    return [
+        (mask, colour, _group_label(names, combo) + _regime_suffix(table, mask))
+        for (mask, combo), colour in zip(groups, colours, strict=True)
+    ]
+
+
+def topology_vs_metric(
+    table: pd.DataFrame,
+    metric: str,
+    *,
+    colour_by: tuple[str, ...] = ("beta", "lr"),
+    marker_by: str = "dims",
+    panels: tuple[str, ...] = DEFAULT_PANELS,
+    connectivity: str | None = None,
+) -> Figure:
+    """Topology summaries of one table (any problem) against one of its checkpoints'
+    metrics: a 2×2 grid of scatters with Spearman ρ, one colour per combination of the
+    ``colour_by`` columns (with its regime, where named) and one marker per value of
+    ``marker_by``, for one connectivity."""
+    if len(panels) != 4:
+        raise LosstopoError(f"a topology-vs-metric figure has 4 panels, got {len(panels)}")
+    unknown = [p for p in panels if p not in DESCRIPTOR_PANELS]
+    if unknown:
+        raise LosstopoError(
+            f"unknown panel(s) {', '.join(unknown)} (choose from {', '.join(DESCRIPTOR_PANELS)})"
+        )
+    needed = [metric, marker_by, *colour_by, *panels]
+    missing = [c for c in dict.fromkeys(needed) if c not in table.columns]
     if missing:
         raise LosstopoError(f"topology table lacks column(s) {', '.join(missing)}")
     table, chosen = select_connectivity(table, connectivity)
     table = table.reset_index(drop=True)
-    dims = sorted(table.dims.unique())
-    markers = [
-        (table.dims == d, marker, f"{int(d)}-D") for d, marker in zip(dims, "os^Dv", strict=False)
+    colour_groups = _colour_groups(table, colour_by)
+    marker_groups = [
+        (mask, marker, _group_label((marker_by,), combo))
+        for (mask, combo), marker in zip(_groups(table, (marker_by,)), MARKERS, strict=False)
     ]
+    values = table[metric].astype(float)
+    positive = values[values > 0]
+    x_log = len(positive) == len(values) and positive.max() > 10 * positive.min()
+    problems = [str(p) for p in table["problem"].unique()] if "problem" in table else []
+    problem = PROBLEM_NAMES.get(problems[0], problems[0]) if problems else ""
+    if problem == "model" and "run" in table:  # a model of the user's: its name
+        problem = ", ".join(str(run) for run in table["run"].unique())
+    data = " (SYNTHETIC data)" if table.get("synthetic_data", pd.Series([False])).any() else ""
     threshold = ""
     if "log_threshold_decades" in table.columns and table.log_threshold_decades.nunique() == 1:
         threshold = f", log threshold {table.log_threshold_decades.iloc[0]:g} decades"
     graph = f", {chosen} connectivity" if chosen else ""
+    metric_name = METRIC_NAMES.get(metric, metric.replace("_", " "))
+    title = f"{problem} topology vs {metric_name}{data} ({len(table)} landscapes{graph}{threshold})"
     return _descriptor_grid(
         table,
-        "relative_l2_error",
-        "relative L2 error",
-        True,
-        panels,
-        _cells(table),
-        markers,
-        f"PINN topology vs error ({len(table)} landscapes{graph}{threshold})",
+        metric,
+        metric_name,
+        x_log,
+        {column: DESCRIPTOR_PANELS[column] for column in panels},
+        colour_groups,
+        marker_groups,
+        title.strip(),
     )
 
 
+def topology_vs_error(table: pd.DataFrame, connectivity: str | None = None) -> Figure:
+    """PINN landscapes against relative L2 error (colour = analysed cell, marker =
+    landscape dimension): the trained basin's depth and share, minima and saddles above
+    the log-persistence threshold."""
+    return topology_vs_metric(table, "relative_l2_error", connectivity=connectivity)
+
+
 def topology_vs_accuracy(table: pd.DataFrame, connectivity: str | None = None) -> Figure:
-    """UNet checkpoints: the trained basin's depth and share, minima above the
-    log-persistence threshold and the top Hessian eigenvalue against test pixel accuracy
-    (colour = learning rate, marker = epoch), for one connectivity."""
-    panels = {
-        "basin_depth_decades": ("θ basin depth (decades)", False),
-        "basin_fraction": ("θ basin fraction of grid", True),
-        "n_minima_above_log": ("minima above log threshold", False),
-        "top_eigenvalue": ("top Hessian eigenvalue", True),
-    }
-    needed = ["test_pixel_accuracy", "lr", "epoch", *panels]
-    missing = [c for c in needed if c not in table.columns]
-    if missing:
-        raise LosstopoError(f"UNet topology table lacks column(s) {', '.join(missing)}")
-    table, chosen = select_connectivity(table, connectivity)
-    table = table.reset_index(drop=True)
-    rates = sorted(table.lr.unique(), reverse=True)
-    colours = plt.cm.tab10(np.arange(len(rates)) % 10)
-    colour_groups = [
-        (table.lr == lr, colour, f"lr={lr:g}") for lr, colour in zip(rates, colours, strict=True)
-    ]
-    epochs = sorted(table.epoch.unique())
-    marker_groups = [
-        (table.epoch == e, m, f"epoch {int(e)}") for e, m in zip(epochs, "os^Dv<>ph*", strict=False)
-    ]
-    data = " (SYNTHETIC data)" if table.get("synthetic_data", pd.Series([False])).any() else ""
-    graph = f", {chosen} connectivity" if chosen else ""
-    return _descriptor_grid(
+    """UNet checkpoints against test pixel accuracy (colour = learning rate, marker =
+    epoch): the trained basin's depth and share, minima above the log-persistence
+    threshold and the top Hessian eigenvalue."""
+    return topology_vs_metric(
         table,
         "test_pixel_accuracy",
-        "test pixel accuracy",
-        False,
-        panels,
-        colour_groups,
-        marker_groups,
-        f"UNet-CRF topology vs test accuracy{data} ({len(table)} checkpoints{graph})",
+        colour_by=("lr",),
+        marker_by="epoch",
+        panels=(*DEFAULT_PANELS[:3], "top_eigenvalue"),
+        connectivity=connectivity,
     )
 
 
@@ -694,7 +643,7 @@ def extent_study(table: pd.DataFrame) -> Figure:
         "n_minima_above_log": "count",
         "median_decades": "decades",
     }
-    cells = _cells(table)
+    cells = _colour_groups(table, ("beta", "lr"))
     dims = sorted(table.dims.unique())
     styles = dict(zip(dims, ["-", "--", ":", "-."], strict=False))
     rows = len(connectivities)
