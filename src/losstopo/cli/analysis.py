@@ -31,6 +31,11 @@ def _analysed_checkpoint(args: argparse.Namespace):
 
 
 def _cmd_hessian(args: argparse.Namespace) -> None:
+    """Top-k Hessian eigenpairs of a checkpoint's loss.
+
+    Exact Hessian-vector products (forward-over-reverse) and the k largest eigenpairs, written
+    to hessian.nc.
+    """
     from losstopo.io.hessian_file import write_hessian
     from losstopo.stages import compute_hessian
 
@@ -51,6 +56,11 @@ def _cmd_hessian(args: argparse.Namespace) -> None:
 
 
 def _cmd_landscape(args: argparse.Namespace) -> None:
+    """Sample an n-D loss landscape along Hessian directions.
+
+    Loss at theta + sum_i a_i d_i on a grid (a_i relative displacements), evaluated in batches,
+    written to landscape.nc.
+    """
     import numpy as np
 
     from losstopo.io.landscape_file import write_landscape
@@ -112,6 +122,11 @@ _TOPOLOGY_OPTIONS = (
 
 
 def _cmd_topology(args: argparse.Namespace) -> None:
+    """Merge tree of a landscape (persistence, segmentation).
+
+    Sub-level-set merge tree of landscape.nc by the union-find sweep, with persistence pairs,
+    segmentation and summaries.
+    """
     from losstopo.io.topology_file import write_topology
     from losstopo.stages import compute_topology
 
@@ -138,6 +153,12 @@ def _cmd_topology(args: argparse.Namespace) -> None:
 
 
 def _cmd_topology_table(args: argparse.Namespace) -> None:
+    """One table of topology summaries with each checkpoint's fields and metrics.
+
+    One row per topology.nc (all of one problem): what identifies the checkpoint (e.g. beta,
+    lr, seed or epoch), its metrics, the landscape, the merge-tree summaries and the shape
+    descriptors.
+    """
     from losstopo.io.tables import parse_regimes, topology_table, write_csv_atomic
 
     table = topology_table(args.topology, parse_regimes(args.regime))
@@ -146,6 +167,11 @@ def _cmd_topology_table(args: argparse.Namespace) -> None:
 
 
 def _cmd_estimate(args: argparse.Namespace) -> None:
+    """Predict the wall time of a configured study.
+
+    Time small probes of every stage on this machine and predict the configured study's wall
+    time and each landscape's cost.
+    """
     import os
 
     from losstopo.estimate import TYPICAL_BUDGET_FRACTION, load_config, predict, probe, report
@@ -186,12 +212,7 @@ def _add_checkpoint_options(
 
 def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction) -> None:
     """Add this module's subcommands (and figure kinds) to the parser."""
-    p = sub.add_parser(
-        "hessian",
-        help="top-k Hessian eigenpairs of a checkpoint's loss",
-        description="Exact Hessian-vector products (forward-over-reverse) and "
-        "the k largest eigenpairs, written to hessian.nc.",
-    )
+    p = common.add_command(sub, _cmd_hessian)
     p.add_argument("checkpoint", help="model checkpoint (.pt)")
     p.add_argument("--top-k", type=positive_int, required=True, help="number of eigenpairs")
     common.add_choice(
@@ -217,14 +238,8 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         ("--seed", seed, 0, "start-vector seed"),
     )
     _add_checkpoint_options(p, "float64", "precision of the Hessian products", "output hessian.nc")
-    p.set_defaults(func=_cmd_hessian)
 
-    p = sub.add_parser(
-        "landscape",
-        help="sample an n-D loss landscape along Hessian directions",
-        description="Loss at theta + sum_i a_i d_i on a grid (a_i relative "
-        "displacements), evaluated in batches, written to landscape.nc.",
-    )
+    p = common.add_command(sub, _cmd_landscape)
     p.add_argument("checkpoint", help="model checkpoint (.pt)")
     p.add_argument("--directions", required=True, help="hessian.nc of the checkpoint")
     common.add_options(
@@ -263,19 +278,13 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         ("--tiles", positive_int, 1, "split the grid into this many tiles along its first axis"),
         ("--tile", int, 0, "which tile to compute, 0-based"),
     )
-    p.set_defaults(func=_cmd_landscape)
 
     p = sub.add_parser("landscape-merge", help="merge landscape tiles into one landscape.nc")
     p.add_argument("tiles", nargs="+", help="tile files written with --tile/--tiles")
     p.add_argument("--out", required=True, help="output landscape.nc")
     p.set_defaults(func=_cmd_landscape_merge)
 
-    p = sub.add_parser(
-        "topology",
-        help="merge tree of a landscape (persistence, segmentation)",
-        description="Sub-level-set merge tree of landscape.nc by the union-find "
-        "sweep, with persistence pairs, segmentation and summaries.",
-    )
+    p = common.add_command(sub, _cmd_topology)
     p.add_argument("landscape", help="landscape.nc")
     common.add_choice(
         p,
@@ -323,14 +332,8 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     )
     p.add_argument("--out", required=True, help="output topology.nc")
     common.add_runtime(p, device=False)
-    p.set_defaults(func=_cmd_topology)
 
-    p = sub.add_parser(
-        "estimate",
-        help="predict the wall time of a configured study",
-        description="Time small probes of every stage on this machine and "
-        "predict the configured study's wall time and each landscape's cost.",
-    )
+    p = common.add_command(sub, _cmd_estimate)
     p.add_argument(
         "--config",
         nargs="+",
@@ -349,15 +352,8 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         help="the configuration as one JSON object (used by the workflow)",
     )
     p.add_argument("--out", default=None, help="also write the estimate to this file")
-    p.set_defaults(func=_cmd_estimate)
 
-    p = sub.add_parser(
-        "topology-table",
-        help="one table of topology summaries with each checkpoint's fields and metrics",
-        description="One row per topology.nc (all of one problem): what identifies the "
-        "checkpoint (e.g. beta, lr, seed or epoch), its metrics, the landscape, the merge-tree "
-        "summaries and the shape descriptors.",
-    )
+    p = common.add_command(sub, _cmd_topology_table)
     p.add_argument("topology", nargs="+", help="topology.nc files")
     p.add_argument(
         "--regime",
@@ -368,4 +364,3 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         "regime column",
     )
     common.add_csv_output(p)
-    p.set_defaults(func=_cmd_topology_table)

@@ -84,6 +84,23 @@ def int_list(text: str) -> list[int]:
     return values
 
 
+def add_command(
+    sub: argparse._SubParsersAction, func: Command, name: str | None = None
+) -> argparse.ArgumentParser:
+    """The subcommand that runs ``func``, named after it (``_cmd_train_pinn`` → ``train-pinn``)
+    and documented by its docstring: the first paragraph is the one-line help, the rest the
+    description of ``--help``."""
+    import inspect
+
+    name = name or func.__name__.removeprefix("_cmd_").replace("_", "-")
+    first, _, rest = inspect.cleandoc(func.__doc__ or "").partition("\n\n")
+    help = " ".join(first.split()).rstrip(".")
+    description = " ".join(rest.split()) or None
+    parser = sub.add_parser(name, help=help[:1].lower() + help[1:], description=description)
+    parser.set_defaults(func=func)
+    return parser
+
+
 REQUIRED = object()  # the default of an option that must be given
 
 Option = tuple[str, Callable[[str], Any], Any, str]

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 
 
 def _cmd_train_pinn(args: argparse.Namespace) -> None:
+    """Train one convection PINN.
+
+    Train a PINN on u_t + beta u_x = 0 and write model.pt and metrics.json into --out.
+    """
     from losstopo.problems.convection.config import PINNConfig
     from losstopo.problems.convection.training import write_pinn_run
 
@@ -64,13 +68,7 @@ def _draw_pinn_heatmap(table: pd.DataFrame, args: argparse.Namespace) -> Figure:
 
 def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction) -> None:
     """Add this module's subcommands (and figure kinds) to the parser."""
-    p = sub.add_parser(
-        "train-pinn",
-        help="train one convection PINN",
-        description=(
-            "Train a PINN on u_t + beta u_x = 0 and write model.pt and metrics.json into --out."
-        ),
-    )
+    p = common.add_command(sub, _cmd_train_pinn)
     common.add_options(
         p,
         ("--beta", float, REQUIRED, "convection coefficient (>= 0)"),
@@ -100,7 +98,6 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     )
     common.add_dtype(p, "float32", "floating-point precision")
     common.add_run_output(p, "output directory")
-    p.set_defaults(func=_cmd_train_pinn)
 
     common.add_metrics_table(sub, "pinn-table", "PINN", "metrics.json files", _cmd_pinn_table)
 

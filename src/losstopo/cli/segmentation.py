@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 
 
 def _cmd_make_pets(args: argparse.Namespace) -> None:
+    """Generate a SYNTHETIC pets-like dataset in the Oxford-IIIT Pet layout.
+
+    Write synthetic animal-like images, trimaps and split files in exactly the Oxford-IIIT Pet
+    on-disk layout (deterministic for a seed), so the segmentation study runs offline.
+    Everything derived from it is labelled synthetic.
+    """
     from losstopo.problems.segmentation.synthetic_pets import make_synthetic_pets
 
     out = Path(args.out)
@@ -38,6 +44,12 @@ def _cmd_make_pets(args: argparse.Namespace) -> None:
 
 
 def _cmd_train_unet(args: argparse.Namespace) -> None:
+    """Train one UNet-CRF segmentation run (checkpoint every epoch).
+
+    AdamW + StepLR on the trainval split, pixel cross-entropy on 3 classes; writes
+    checkpoints/epoch_EEE.pt (epoch 0 = before training), metrics.csv and run.json into --out,
+    and resumes from the last finished epoch if interrupted.
+    """
     from losstopo.problems.segmentation.config import UNetConfig
     from losstopo.problems.segmentation.training import train_unet_run
     from losstopo.runtime import resolve_dtype
@@ -91,13 +103,7 @@ def _draw_topology_vs_accuracy(table: pd.DataFrame, args: argparse.Namespace) ->
 
 def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction) -> None:
     """Register ``make-pets``, ``train-unet``, ``unet-table`` and ``figure unet-heatmap``."""
-    p = sub.add_parser(
-        "make-pets",
-        help="generate a SYNTHETIC pets-like dataset in the Oxford-IIIT Pet layout",
-        description="Write synthetic animal-like images, trimaps and split files in exactly "
-        "the Oxford-IIIT Pet on-disk layout (deterministic for a seed), so the segmentation "
-        "study runs offline. Everything derived from it is labelled synthetic.",
-    )
+    p = common.add_command(sub, _cmd_make_pets)
     p.add_argument("--out", required=True, help="dataset directory to create")
     common.add_options(
         p,
@@ -107,15 +113,8 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         ("--seed", seed, 0, "generator seed"),
     )
     common.add_runtime(p, device=False)
-    p.set_defaults(func=_cmd_make_pets)
 
-    p = sub.add_parser(
-        "train-unet",
-        help="train one UNet-CRF segmentation run (checkpoint every epoch)",
-        description="AdamW + StepLR on the trainval split, pixel cross-entropy on 3 classes; "
-        "writes checkpoints/epoch_EEE.pt (epoch 0 = before training), metrics.csv and run.json "
-        "into --out, and resumes from the last finished epoch if interrupted.",
-    )
+    p = common.add_command(sub, _cmd_train_unet)
     p.add_argument("--data", required=True, help="Oxford-IIIT Pet directory (real or synthetic)")
     common.add_options(
         p,
@@ -150,7 +149,6 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         help=argparse.SUPPRESS,  # stop as an interruption would (tests of resuming)
     )
     common.add_run_output(p, "run directory")
-    p.set_defaults(func=_cmd_train_unet)
 
     common.add_metrics_table(
         sub, "unet-table", "UNet", "metrics.csv of each run (run.json beside it)", _cmd_unet_table

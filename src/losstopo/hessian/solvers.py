@@ -58,6 +58,33 @@ def relative_residuals(
     return np.asarray(out, dtype=np.float64)
 
 
+def checked_result(
+    hvp: HVPOperator,
+    values: np.ndarray,
+    vectors: torch.Tensor,
+    tol: float,
+    start: float,
+    method: str,
+    which: str,
+    extra: dict[str, object],
+) -> EigenResult:
+    """A solver's pairs with their true residuals (one fresh HVP each) against ``tol``, the
+    HVP count and mode, and the wall time since ``start``."""
+    residuals = relative_residuals(hvp, values, vectors)
+    return EigenResult(
+        eigenvalues=values,
+        eigenvectors=vectors,
+        residuals=residuals,
+        converged=residuals <= tol,
+        n_hvp=hvp.count,
+        seconds=time.perf_counter() - start,
+        method=method,
+        which=which,
+        tol=tol,
+        extra={**extra, "hvp_mode": hvp.mode},
+    )
+
+
 def _select(theta: np.ndarray, k: int, which: str) -> np.ndarray:
     """Indices of the k wanted Ritz values, best first."""
     key = -np.abs(theta) if which == "LM" else -theta
@@ -139,24 +166,8 @@ def lanczos(
     values = theta[wanted]
     vectors = torch.as_tensor(s_vectors[:, wanted].T, dtype=dtype, device=device) @ basis[:size]
     vectors = vectors / vectors.norm(dim=1, keepdim=True)
-    residuals = relative_residuals(hvp, values, vectors)
-    return EigenResult(
-        eigenvalues=values,
-        eigenvectors=vectors,
-        residuals=residuals,
-        converged=residuals <= tol,
-        n_hvp=hvp.count,
-        seconds=time.perf_counter() - start,
-        method="lanczos",
-        which=which,
-        tol=tol,
-        extra={
-            "basis_size": size,
-            "restarts": restarts,
-            "invariant_subspace": invariant,
-            "hvp_mode": hvp.mode,
-        },
-    )
+    extra = {"basis_size": size, "restarts": restarts, "invariant_subspace": invariant}
+    return checked_result(hvp, values, vectors, tol, start, "lanczos", which, extra)
 
 
 def power_iteration(
@@ -206,20 +217,7 @@ def power_iteration(
     if bar is not None:
         bar.close()
     stacked = torch.stack(vectors)
-    value_array = np.asarray(values)
-    residuals = relative_residuals(hvp, value_array, stacked)
-    return EigenResult(
-        eigenvalues=value_array,
-        eigenvectors=stacked,
-        residuals=residuals,
-        converged=residuals <= tol,
-        n_hvp=hvp.count,
-        seconds=time.perf_counter() - start,
-        method="power",
-        which="LM",
-        tol=tol,
-        extra={"hvp_mode": hvp.mode},
-    )
+    return checked_result(hvp, np.asarray(values), stacked, tol, start, "power", "LM", {})
 
 
 def _check_request(n: int, k: int, which: str, tol: float, budget: int) -> None:

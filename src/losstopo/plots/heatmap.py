@@ -9,6 +9,7 @@ their unit is the colour bar's.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -61,6 +62,29 @@ def _cell_index(labels: pd.Index, value: float, name: str) -> int:
     return int(matches[0])
 
 
+@dataclass(frozen=True)
+class GridStyle:
+    """What differs between the heat maps: the colour bar's label, the x axis, inches per
+    column and row plus margin, and the cell text size (rows are always learning rates)."""
+
+    colour_label: str
+    xlabel: str
+    cell_size: tuple[float, float, float]
+    font_size: int
+
+
+ERROR_GRID = GridStyle(
+    "relative L2 error (mean over seeds)", "β (convection coefficient)", (0.75, 0.6, 2.5), 8
+)
+ACCURACY_GRID = GridStyle(
+    "test pixel accuracy (%)", "epoch (0 = before training)", (0.42, 0.5, 2.8), 7
+)
+
+
+def _seeds(n_seeds: int) -> str:
+    return f"{n_seeds} seed" + ("s" if n_seeds != 1 else "")
+
+
 def error_heatmap(
     grid: pd.DataFrame,
     n_seeds: int,
@@ -80,17 +104,12 @@ def error_heatmap(
         vmin, vmax = vmin / 10.0, vmax * 10.0
     norm = LogNorm(vmin=vmin, vmax=vmax)
     annotations = np.vectorize(lambda v: "div" if not math.isfinite(v) else f"{v:.2g}")(values)
-    fig, ax = _draw_grid(
-        grid,
-        values,
-        annotations,
-        norm,
-        "relative L2 error (mean over seeds)",
-        [_label(b) for b in grid.columns],
-        [_label(lr) for lr in grid.index],
-        (0.75, 0.6, 2.5),
-        8,
+    outlined = "\nred outline: analysed cells" if highlight else ""
+    title = title or (
+        f"PINN convection: mean relative error ({_seeds(n_seeds)} per cell){outlined}"
     )
+    xticks = [_label(b) for b in grid.columns]
+    fig, ax = _draw_grid(grid, values, annotations, norm, xticks, ERROR_GRID, title)
     for beta, lr in highlight or []:
         column = _cell_index(grid.columns, beta, "β")
         row = _cell_index(grid.index, lr, "lr")
@@ -107,14 +126,6 @@ def error_heatmap(
                 gid="highlight",
             )
         )
-    ax.set_xlabel("β (convection coefficient)")
-    ax.set_ylabel("learning rate")
-    seeds = f"{n_seeds} seed" + ("s" if n_seeds != 1 else "")
-    outlined = "\nred outline: analysed cells" if highlight else ""
-    ax.set_title(
-        title or f"PINN convection: mean relative error ({seeds} per cell){outlined}", fontsize=10
-    )
-    plt.setp(ax.get_yticklabels(), rotation=0)
     fig.tight_layout()
     return fig
 
@@ -124,14 +135,13 @@ def _draw_grid(
     values: np.ndarray,
     annotations: np.ndarray,
     norm: Normalize,
-    colour_label: str,
     xticklabels: list[str],
-    yticklabels: list[str],
-    cell_size: tuple[float, float, float],
-    font_size: int,
+    style: GridStyle,
+    title: str,
 ) -> tuple[Figure, Axes]:
-    """A viridis heat map with a text per cell (grey where a cell is not finite)."""
-    per_column, per_row, margin = cell_size
+    """A viridis heat map over learning rate (rows) with a text per cell (grey where a cell
+    is not finite), its axes labelled and titled."""
+    per_column, per_row, margin = style.cell_size
     width = max(6.0, per_column * values.shape[1] + margin)
     height = max(3.0, per_row * values.shape[0] + 1.8)
     fig, ax = plt.subplots(figsize=(width, height))
@@ -142,13 +152,18 @@ def _draw_grid(
         norm=norm,
         cmap="viridis",
         annot=False,
-        cbar_kws={"label": colour_label},
+        cbar_kws={"label": style.colour_label},
         linewidths=0.5,
         linecolor="white",
         xticklabels=xticklabels,
-        yticklabels=yticklabels,
+        yticklabels=[_label(lr) for lr in shown.index],
     )
-    annotate_cells(ax, values, annotations, norm, "viridis", font_size)
+    annotate_cells(ax, values, annotations, norm, "viridis", style.font_size)
+    ax.set_xlabel(style.xlabel)
+    ax.set_ylabel("learning rate")
+    ax.set_title(title, fontsize=10)
+    plt.setp(ax.get_yticklabels(), rotation=0)
+    fig.tight_layout()
     return fig, ax
 
 
@@ -167,24 +182,8 @@ def accuracy_heatmap(
     norm = Normalize(vmin=vmin, vmax=vmax)
     # NaN: a diverged run in the cell (its accuracy is undefined), shown grey as "div"
     annotations = np.vectorize(lambda v: "div" if not math.isfinite(v) else f"{v:.0f}")(values)
-    fig, ax = _draw_grid(
-        percent,
-        values,
-        annotations,
-        norm,
-        "test pixel accuracy (%)",
-        [str(int(e)) for e in grid.columns],
-        [_label(lr) for lr in grid.index],
-        (0.42, 0.5, 2.8),
-        7,
-    )
-    ax.set_xlabel("epoch (0 = before training)")
-    ax.set_ylabel("learning rate")
-    seeds = f"{n_seeds} seed" + ("s" if n_seeds != 1 else "")
     data = "SYNTHETIC pets-like data" if synthetic else "Oxford-IIIT Pet"
-    ax.set_title(
-        title or f"UNet-CRF on {data}:\nmean test pixel accuracy in % ({seeds})", fontsize=10
-    )
-    plt.setp(ax.get_yticklabels(), rotation=0)
-    fig.tight_layout()
+    title = title or f"UNet-CRF on {data}:\nmean test pixel accuracy in % ({_seeds(n_seeds)})"
+    xticks = [str(int(e)) for e in grid.columns]
+    fig, _ = _draw_grid(percent, values, annotations, norm, xticks, ACCURACY_GRID, title)
     return fig
