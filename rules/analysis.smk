@@ -7,7 +7,7 @@ LANDSCAPE_TILES = config["landscape"]["tiles"]
 LANDSCAPE = f"{ANALYSIS_DIR}/landscape_{{dims}}d_d{{distance}}.nc"
 LANDSCAPE_NAME = f"{ANALYSIS_NAME}_{{dims}}d_d{{distance}}"
 LANDSCAPE_PARAMS = dict(
-    resolution=resolution,
+    sampling=sampling,
     normalization=setting("normalization"),
     dtype=setting("landscape_dtype"),
     objective=setting("objective"),
@@ -16,7 +16,7 @@ LANDSCAPE_PARAMS = dict(
 )
 LANDSCAPE_SHELL = (
     "python -m losstopo landscape {input.checkpoint:q} --directions {input.directions:q}"
-    " --dims {wildcards.dims} --resolution {params.resolution}"
+    " --dims {wildcards.dims} {params.sampling:q}"
     " --distance {wildcards.distance} --normalization {params.normalization:q}"
     " --dtype {params.dtype:q} --memory-budget {params.memory_budget} {params.objective:q}"
     " --threads {threads} --device {params.device:q}"
@@ -72,6 +72,8 @@ if LANDSCAPE_TILES > 1:
         threads: setting("landscape_threads")
         resources:
             gpu=stage_gpus("landscape"),
+        wildcard_constraints:
+            dims="|".join(str(dims) for dims in LANDSCAPE_GRIDS),
         conda:
             "../envs/landscape.yaml"
         shell:
@@ -89,31 +91,34 @@ if LANDSCAPE_TILES > 1:
             LANDSCAPE,
         log:
             logs("landscape", f"{LANDSCAPE_NAME}_merge"),
+        wildcard_constraints:
+            dims="|".join(str(dims) for dims in LANDSCAPE_GRIDS),
         conda:
             "../envs/landscape.yaml"
         shell:
             "python -m losstopo landscape-merge {input:q} --out {output:q} > {log:q} 2>&1"
 
-else:
 
-    rule landscape:
-        input:
-            unpack(landscape_inputs),
-        output:
-            LANDSCAPE,
-        log:
-            logs("landscape", LANDSCAPE_NAME),
-        benchmark:
-            benchmarks("landscape", LANDSCAPE_NAME)
-        params:
-            **LANDSCAPE_PARAMS,
-        threads: setting("landscape_threads")
-        resources:
-            gpu=stage_gpus("landscape"),
-        conda:
-            "../envs/landscape.yaml"
-        shell:
-            f"{LANDSCAPE_SHELL} --out {{output:q}} > {{log:q}} 2>&1"
+rule landscape:
+    input:
+        unpack(landscape_inputs),
+    output:
+        LANDSCAPE,
+    log:
+        logs("landscape", LANDSCAPE_NAME),
+    benchmark:
+        benchmarks("landscape", LANDSCAPE_NAME)
+    params:
+        **LANDSCAPE_PARAMS,
+    threads: setting("landscape_threads")
+    resources:
+        gpu=stage_gpus("landscape"),
+    wildcard_constraints:
+        dims=UNTILED_DIMS,
+    conda:
+        "../envs/landscape.yaml"
+    shell:
+        f"{LANDSCAPE_SHELL} --out {{output:q}} > {{log:q}} 2>&1"
 
 
 TOPOLOGY_SOURCES = package_sources(

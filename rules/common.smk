@@ -87,12 +87,38 @@ validate_config(config, os.path.join(workflow.basedir, "config.schema.yaml"))
 LANDSCAPE_GRIDS = {grid["dims"]: grid["resolution"] for grid in config["landscape"]["grids"]}
 if len(LANDSCAPE_GRIDS) != len(config["landscape"]["grids"]):
     raise ValueError("config landscape.grids: each dimension may appear only once")
+# scattered landscapes by dimension: their merge trees are on the k-NN graph of the samples
+LANDSCAPE_SCATTERED = {entry["dims"]: entry for entry in config["landscape"]["scattered"]}
+if len(LANDSCAPE_SCATTERED) != len(config["landscape"]["scattered"]):
+    raise ValueError("config landscape.scattered: each dimension may appear only once")
+# tiles split grids along their first axis; a scattered landscape is always one job
+UNTILED_DIMS = (
+    r"\d+"
+    if config["landscape"]["tiles"] == 1
+    else "|".join(str(dims) for dims in LANDSCAPE_SCATTERED) or "^$"
+)
+# what `losstopo landscape` is told per dimension: a grid's resolution, or the samples
+PINN_SAMPLING = {
+    **{dims: ["--resolution", str(resolution)] for dims, resolution in LANDSCAPE_GRIDS.items()},
+    **{
+        dims: [
+            "--sampling",
+            entry.get("sampling", "sobol"),
+            "--n-points",
+            str(entry["n_points"]),
+            "--seed",
+            str(entry.get("seed", 0)),
+        ]
+        for dims, entry in LANDSCAPE_SCATTERED.items()
+    },
+}
 
 
 for _dims in [config["figures"]["profile_dims"], *config["figures"]["compare_dims"]]:
-    if _dims not in LANDSCAPE_GRIDS:
+    if _dims not in PINN_SAMPLING:
         raise ValueError(
-            f"config figures: a {_dims}-D profile needs a {_dims}-D entry in landscape.grids"
+            f"config figures: a {_dims}-D profile needs a {_dims}-D entry in "
+            "landscape.grids or landscape.scattered"
         )
 
 
@@ -155,18 +181,23 @@ def landscape_file(directory, dims, distance=DISTANCE):
 
 
 def topology_file(directory, dims, distance=DISTANCE, connectivity=CONNECTIVITY):
-    """The merge tree of :func:`landscape_file` with one connectivity."""
+    """The merge tree of :func:`landscape_file` with one connectivity (k-NN for a
+    scattered landscape, which has no grid)."""
+    if dims in LANDSCAPE_SCATTERED:
+        connectivity = "knn"
     return f"{directory}/topology_{dims}d_d{distance}_{connectivity}.nc"
 
 
 def pinn_topology_files():
-    """Merge trees of every configured landscape of every analysed run, every connectivity."""
-    return [
+    """Merge trees of every configured landscape of every analysed run, every connectivity
+    (a scattered landscape's one k-NN tree)."""
+    files = [
         topology_file(run, dims, DISTANCE, connectivity)
-        for dims in LANDSCAPE_GRIDS
+        for dims in PINN_SAMPLING
         for connectivity in CONNECTIVITIES
         for run in analysis_run_dirs()
     ]
+    return list(dict.fromkeys(files))
 
 
 def extent_topology_files():
@@ -518,10 +549,10 @@ ANALYSIS = {
         checkpoint_file=lambda run, ckpt: f"results/pinn/{run}/{ckpt}.pt",
         inputs={},
         objective=[],
-        top_k=max(LANDSCAPE_GRIDS),
+        top_k=max(PINN_SAMPLING),
         hessian_dtype=config["hessian"]["dtype"],
         hessian_threads=config["hessian"]["threads"],
-        grids=LANDSCAPE_GRIDS,
+        sampling=PINN_SAMPLING,
         normalization=config["landscape"]["normalization"],
         landscape_dtype=config["landscape"]["dtype"],
         landscape_threads=config["landscape"]["threads"],
@@ -540,7 +571,7 @@ ANALYSIS = {
         top_k=2,
         hessian_dtype=UNET["landscape"]["hessian_dtype"],
         hessian_threads=UNET["landscape"]["threads"],
-        grids={2: UNET["landscape"]["resolution"]},
+        sampling={2: ["--resolution", str(UNET["landscape"]["resolution"])]},
         normalization=UNET["landscape"]["normalization"],
         landscape_dtype=UNET["landscape"]["dtype"],
         landscape_threads=UNET["landscape"]["threads"],
@@ -554,7 +585,9 @@ ANALYSIS = {
         top_k=lambda run: max(MODELS[run]["dims"]),
         hessian_dtype=lambda run: MODELS[run]["dtype"],
         hessian_threads=lambda run: MODELS[run]["threads"],
-        grids=lambda run: {dims: MODELS[run]["resolution"] for dims in MODELS[run]["dims"]},
+        sampling=lambda run: {
+            dims: ["--resolution", str(MODELS[run]["resolution"])] for dims in MODELS[run]["dims"]
+        },
         normalization=lambda run: MODELS[run]["normalization"],
         landscape_dtype=lambda run: MODELS[run]["dtype"],
         landscape_threads=lambda run: MODELS[run]["threads"],
@@ -585,12 +618,13 @@ def landscape_inputs(wildcards):
     return {**analysis_inputs(wildcards), "directions": directions}
 
 
-def resolution(wildcards):
-    """Points per axis of the requested landscape dimension for the analysed problem."""
-    grids = analysis_setting(wildcards, "grids")
-    if int(wildcards.dims) not in grids:
+def sampling(wildcards):
+    """How the requested landscape dimension of the analysed problem is sampled: a grid's
+    ``--resolution`` or scattered ``--sampling``/``--n-points``/``--seed``."""
+    options = analysis_setting(wildcards, "sampling")
+    if int(wildcards.dims) not in options:
         raise ValueError(f"no {wildcards.dims}-D landscape is configured for {wildcards.problem}")
-    return grids[int(wildcards.dims)]
+    return options[int(wildcards.dims)]
 
 
 def stage_gpus(stage):

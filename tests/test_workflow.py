@@ -170,7 +170,8 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
             name = f"beta{float(cell['beta']):g}_lr{float(cell['lr']):g}_seed{seed}"
             analysis = tmp_path / "results/pinn" / name / "model"
             hessian = xr.open_dataset(analysis / "hessian.nc")
-            top_k = max(grid["dims"] for grid in smoke["landscape"]["grids"])
+            landscapes = smoke["landscape"]["grids"] + smoke["landscape"]["scattered"]
+            top_k = max(entry["dims"] for entry in landscapes)
             assert hessian.eigenvalues.size == top_k
             assert hessian.eigenvectors.shape[1] == 7851
             assert hessian.attrs["method"] == smoke["hessian"]["method"]
@@ -193,11 +194,26 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
                     assert topology.attrs["connectivity"] == connectivity
                     assert int(topology.arc_size.sum()) == resolution**dims
                     assert topology.attrs["center_loss"] == pytest.approx(centre)
+            for entry in smoke["landscape"]["scattered"]:  # its samples' k-NN tree only
+                stem = f"{entry['dims']}d_d{distance}"
+                landscape = xr.open_dataset(analysis / f"landscape_{stem}.nc")
+                assert landscape.loss.shape == (entry["n_points"],)
+                assert landscape["coords"].shape == (entry["n_points"], entry["dims"])
+                assert landscape.attrs["sampling"] == entry["sampling"]
+                assert landscape.loss.values[0] == pytest.approx(landscape.attrs["center_loss"])
+                topology = xr.open_dataset(analysis / f"topology_{stem}_knn.nc")
+                assert int(topology.arc_size.sum()) == entry["n_points"]
+                assert not (analysis / f"topology_{stem}_full.nc").exists()
     summary = pd.read_csv(tmp_path / "results/tables/topology_summary.csv")
     n_analysed = len(smoke["pinn"]["analysis"]["cells"]) * len(smoke["pinn"]["analysis"]["seeds"])
-    assert len(summary) == 2 * n_analysed * len(smoke["landscape"]["grids"])
-    assert set(summary.dims) == {grid["dims"] for grid in smoke["landscape"]["grids"]}
+    n_scattered = len(smoke["landscape"]["scattered"])
+    assert len(summary) == n_analysed * (2 * len(smoke["landscape"]["grids"]) + n_scattered)
+    assert set(summary.dims) == {
+        entry["dims"] for entry in smoke["landscape"]["grids"] + smoke["landscape"]["scattered"]
+    }
     assert set(summary.connectivity) == {"full", "knn"}
+    scattered = summary[summary.sampling != "grid"]
+    assert len(scattered) == n_analysed * n_scattered and set(scattered.connectivity) == {"knn"}
     assert set(summary.regime) == {"success"}
     assert set(summary.problem) == {"convection"} and set(summary.checkpoint) == {"model"}
     assert ((summary.basin_fraction > 0) & (summary.basin_fraction <= 1)).all()
@@ -382,6 +398,10 @@ def test_tiled_landscapes_match_and_rerun_only_a_missing_tile(tmp_path):
     stem = f"landscape_3d_d{smoke['landscape']['distance']:g}"
     tiles = sorted((analysis / "tiles").glob(f"{stem}_tile*.nc"))
     assert [t.name for t in tiles] == [f"{stem}_tile0.nc", f"{stem}_tile1.nc"]
+    # a scattered landscape is one job whatever the tiles of the grids
+    (scattered,) = smoke["landscape"]["scattered"]
+    assert (analysis / f"landscape_{scattered['dims']}d_d0.1.nc").is_file()
+    assert not list((analysis / "tiles").glob(f"landscape_{scattered['dims']}d_*"))
     untiled = tmp_path / "untiled.nc"
     cli = subprocess.run(
         [

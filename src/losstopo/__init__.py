@@ -11,6 +11,8 @@ Reproduces Geniesse et al., "Visualizing Loss Functions as Topological Landscape
 - ``direction_between(objective, other_params)`` — the direction to another checkpoint.
 - ``sample_landscape(objective, directions, resolution, distance)`` — the loss on the
   grid θ + Σ aᵢ dᵢ as an xarray Dataset (the contents of ``landscape.nc``).
+- ``sample_scattered_landscape(objective, directions, n_points=, distance=)`` — the loss
+  at scattered (Sobol or random) points of [−distance, distance]ⁿ, for n beyond 4.
 - ``merge_tree(landscape)`` — the sub-level-set merge tree (``.pairs``; its ``topology.nc``
   dataset is ``losstopo.io.topology_file.tree_dataset(tree)``).
 - ``landscape_profile(tree)`` — the topological landscape profile as polygons and markers.
@@ -30,6 +32,7 @@ _API = {
     "plot_profile": "losstopo.api",
     "random_directions": "losstopo.api",
     "sample_landscape": "losstopo.api",
+    "sample_scattered_landscape": "losstopo.api",
     "Objective": "losstopo.objective",
 }
 
@@ -59,4 +62,5 @@ __all__ = [
     "plot_profile",
     "random_directions",
     "sample_landscape",
+    "sample_scattered_landscape",
 ]

@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from losstopo.errors import LosstopoError
 from losstopo.hessian.operator import HVPOperator
 from losstopo.hessian.solvers import EigenResult, lanczos, power_iteration
-from losstopo.io.landscape_file import landscape_dataset
+from losstopo.io.landscape_file import landscape_dataset, landscape_points
 from losstopo.io.provenance import base_provenance
 from losstopo.landscape.directions import cosine_gram, normalize_direction
 from losstopo.landscape.directions import normalized_directions as normalized_directions
@@ -25,7 +25,7 @@ from losstopo.landscape.evaluation import sample_landscape as _sample_grid
 from losstopo.objective import Objective, Params
 from losstopo.plots.profile import draw_profile, shared_norm
 from losstopo.runtime import device_name
-from losstopo.topology.mergetree import MergeTree
+from losstopo.topology.mergetree import MergeTree, merge_tree_on_points
 from losstopo.topology.mergetree import merge_tree as _merge_tree_array
 from losstopo.topology.neighbors import grid_points
 from losstopo.topology.profile import Profile
@@ -139,10 +139,72 @@ def sample_landscape(
         show_progress=show_progress,
         slabs=slabs,
     )
+    tile_attrs = (
+        {
+            "tile": tile,
+            "tiles": tiles,
+            "first_index_start": slabs.start,
+            "first_index_stop": slabs.stop,
+        }
+        if slabs is not None
+        else {}
+    )
+    info = _landscape_info(objective, directions, distance, normalization, memory_budget_mb)
+    values = np.full(dims, np.nan) if eigenvalues is None else np.asarray(eigenvalues, float)
+    info = {**info, **tile_attrs, **(attrs or {})}
+    return landscape_dataset(result, values, cosine_gram(directions), info)
+
+
+def sample_scattered_landscape(
+    objective: Objective,
+    directions: torch.Tensor,
+    *,
+    n_points: int,
+    distance: float,
+    sampling: str = "sobol",
+    seed: int = 0,
+    eigenvalues: np.ndarray | None = None,
+    normalization: str = "given",
+    chunk_size: int | None = None,
+    memory_budget_mb: float = 512.0,
+    attrs: dict[str, Any] | None = None,
+    show_progress: bool = False,
+) -> xr.Dataset:
+    """The loss at ``n_points`` scattered displacements in [−distance, distance]ⁿ (scrambled
+    Sobol or seeded uniform; point 0 is θ) along the rows of ``directions``, as the
+    scattered ``landscape.nc`` dataset: for landscapes beyond four dimensions."""
+    from losstopo.io.landscape_file import scattered_landscape_dataset
+    from losstopo.landscape.scattered import sample_scattered
+
+    result = sample_scattered(
+        objective,
+        directions,
+        n_points,
+        distance,
+        sampling=sampling,
+        seed=seed,
+        chunk_size=chunk_size,
+        memory_budget_mb=memory_budget_mb,
+        show_progress=show_progress,
+    )
+    dims = int(directions.shape[0])
+    values = np.full(dims, np.nan) if eigenvalues is None else np.asarray(eigenvalues, float)
+    info = _landscape_info(objective, directions, distance, normalization, memory_budget_mb)
+    gram = cosine_gram(directions)
+    return scattered_landscape_dataset(result, values, gram, {**info, **(attrs or {})})
+
+
+def _landscape_info(
+    objective: Objective,
+    directions: torch.Tensor,
+    distance: float,
+    normalization: str,
+    memory_budget_mb: float,
+) -> dict[str, Any]:
+    """What every ``landscape.nc`` records about θ, the directions and the evaluation."""
     with torch.no_grad():
         center_loss = float(objective())
-    values = np.full(dims, np.nan) if eigenvalues is None else np.asarray(eigenvalues, float)
-    info = {
+    return {
         **base_provenance(),
         "distance": float(distance),
         "normalization": normalization,
@@ -155,19 +217,7 @@ def sample_landscape(
         "device": device_name(objective.theta().device),
         "threads": torch.get_num_threads(),
         "memory_budget_mb": float(memory_budget_mb),
-        **(
-            {
-                "tile": tile,
-                "tiles": tiles,
-                "first_index_start": slabs.start,
-                "first_index_stop": slabs.stop,
-            }
-            if slabs is not None
-            else {}
-        ),
-        **(attrs or {}),
     }
-    return landscape_dataset(result, values, cosine_gram(directions), info)
 
 
 def merge_tree(
@@ -181,12 +231,22 @@ def merge_tree(
 ) -> MergeTree:
     """Sub-level-set merge tree of an array or a landscape (``loss`` variable).
 
-    For ``knn`` on a landscape the points are its grid coordinates (relative displacements).
+    For ``knn`` on a landscape the points are its grid coordinates (relative displacements);
+    a scattered landscape (``sample_scattered_landscape``) takes the k-NN graph of its
+    sample points, the only neighbourhood it has.
     """
     points = None
     if isinstance(landscape, xr.Dataset):
         if "loss" not in landscape:
             raise LosstopoError("landscape dataset lacks variable loss")
+        scattered = landscape_points(landscape)
+        if scattered is not None:
+            if connectivity != "knn":
+                raise LosstopoError(
+                    f"a scattered landscape has no grid for connectivity {connectivity!r}; use knn"
+                )
+            tree = merge_tree_on_points(landscape["loss"].values, scattered, k, symmetrize)
+            return _simplified(tree, persistence_threshold, relative)
         landscape = landscape["loss"]
     if isinstance(landscape, xr.DataArray):
         if connectivity == "knn":
@@ -195,6 +255,10 @@ def merge_tree(
             )
         landscape = landscape.values
     tree = _merge_tree_array(np.asarray(landscape), connectivity, k, symmetrize, points)
+    return _simplified(tree, persistence_threshold, relative)
+
+
+def _simplified(tree: MergeTree, persistence_threshold: float, relative: bool) -> MergeTree:
     if persistence_threshold > 0:
         tree = simplify(tree, absolute_threshold(tree, persistence_threshold, relative))
     return tree

@@ -73,6 +73,7 @@ class Probes:
     per_point: dict[int, float]
     per_vertex: dict[int, float]
     unet: UNetProbes | None = None
+    per_sample: dict[int, float] | None = None  # k-NN merge tree, per scattered sample
 
 
 @dataclass
@@ -148,8 +149,14 @@ def probe_unet(unet: dict[str, Any]) -> UNetProbes:
     return UNetProbes(per_train, per_eval, per_hvp, per_point, per_generated)
 
 
-def probe(dims: list[int], dtype: str = "float32", unet: dict | None = None) -> Probes:
-    """Time small instances of every stage (the UNet's too when ``unet`` is configured)."""
+def probe(
+    dims: list[int],
+    dtype: str = "float32",
+    unet: dict | None = None,
+    scattered_dims: list[int] | None = None,
+) -> Probes:
+    """Time small instances of every stage (the UNet's too when ``unet`` is configured; the
+    k-NN merge tree of scattered samples for each of ``scattered_dims``)."""
     from losstopo.hessian.operator import HVPOperator
     from losstopo.hessian.solvers import start_vector
     from losstopo.landscape.evaluation import LandscapeEvaluator
@@ -157,7 +164,7 @@ def probe(dims: list[int], dtype: str = "float32", unet: dict | None = None) -> 
     from losstopo.problems.convection.config import PINNConfig
     from losstopo.problems.convection.problem import ConvectionProblem
     from losstopo.problems.convection.training import train
-    from losstopo.topology.mergetree import merge_tree
+    from losstopo.topology.mergetree import merge_tree, merge_tree_on_points
 
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import losstopo.cli, torch, numba"], check=True)
@@ -182,7 +189,8 @@ def probe(dims: list[int], dtype: str = "float32", unet: dict | None = None) -> 
     objective = problem.objective(checkpoint, torch.device("cpu"), getattr(torch, dtype))
     per_point, per_vertex = {}, {}
     rng = np.random.default_rng(0)
-    for n in sorted(set(dims)):
+    scattered_dims = sorted(set(scattered_dims or []))
+    for n in sorted(set(dims) | set(scattered_dims)):
         directions = torch.randn(n, objective.n_parameters, dtype=objective.theta().dtype) * 0.01
         evaluator = LandscapeEvaluator(objective, directions)
         alphas = grid_alphas(grid_axes(n, 5 if n <= 4 else 3, 0.1))[:400]
@@ -191,6 +199,8 @@ def probe(dims: list[int], dtype: str = "float32", unet: dict | None = None) -> 
         for begin in range(0, len(alphas), 9):
             evaluator.batched(alphas[begin : begin + 9])
         per_point[n] = (time.perf_counter() - start) / len(alphas)
+        if n not in dims:  # scattered only: its merge tree is probed below
+            continue
         side = max(3, round(40_000 ** (1 / n)))
         field = rng.random((side,) * n)
         merge_tree(field[(slice(0, 3),) * n])
@@ -203,8 +213,15 @@ def probe(dims: list[int], dtype: str = "float32", unet: dict | None = None) -> 
         start = time.perf_counter()
         merge_tree(field)
         per_vertex[2] = (time.perf_counter() - start) / field.size
+    per_sample = {}
+    for n in scattered_dims:
+        samples = rng.random((8000, n))
+        merge_tree_on_points(rng.random(200), samples[:200])
+        start = time.perf_counter()
+        merge_tree_on_points(rng.random(len(samples)), samples)
+        per_sample[n] = (time.perf_counter() - start) / len(samples)
     unet_probes = probe_unet(unet) if unet is not None else None
-    return Probes(startup, per_iteration, per_hvp, per_point, per_vertex, unet_probes)
+    return Probes(startup, per_iteration, per_hvp, per_point, per_vertex, unet_probes, per_sample)
 
 
 def unet_jobs(unet: dict[str, Any], probes: Probes) -> list[tuple[str, float]]:
@@ -266,7 +283,8 @@ def predict(
     }
     trainings = len(grid | analysed)
     grids = config["landscape"]["grids"]
-    k = max(g["dims"] for g in grids)
+    scattered = config["landscape"].get("scattered", [])
+    k = max(g["dims"] for g in [*grids, *scattered])
     topology_config = config.get("topology", {})
     n_connectivities = len(
         {
@@ -294,6 +312,20 @@ def predict(
         )
         jobs += [("landscape", seconds)] * len(analysed)
         jobs += [("topology", topology)] * len(analysed) * n_connectivities
+    for entry in scattered:  # one k-NN merge tree each
+        points, n = int(entry["n_points"]), int(entry["dims"])
+        seconds = probes.startup + points * probes.per_point[n]
+        topology = probes.startup + points * (probes.per_sample or {})[n]
+        landscapes.append(
+            {
+                "dims": n,
+                "sampling": entry.get("sampling", "sobol"),
+                "points": points,
+                "landscape_seconds": seconds,
+                "topology_seconds": topology,
+            }
+        )
+        jobs += [("landscape", seconds), ("topology", topology)] * len(analysed)
     # the extent study: one more landscape per distance (the configured one is shared)
     landscape = config["landscape"]
     extent_dims = int(landscape.get("extent_dims", 3))
@@ -335,10 +367,12 @@ def report(prediction: dict[str, Any], upper: dict[str, Any], probes: Probes) ->
         f"{probes.per_hvp * 1e3:.2f} ms",
     ]
     for n in sorted(probes.per_point):
-        lines.append(
-            f"  {n}-D: landscape point {probes.per_point[n] * 1e6:.0f} us, merge-tree "
-            f"vertex {probes.per_vertex[n] * 1e6:.2f} us"
+        tree = (
+            f"merge-tree vertex {probes.per_vertex[n] * 1e6:.2f} us"
+            if n in probes.per_vertex
+            else f"k-NN merge-tree sample {(probes.per_sample or {})[n] * 1e6:.2f} us"
         )
+        lines.append(f"  {n}-D: landscape point {probes.per_point[n] * 1e6:.0f} us, {tree}")
     if probes.unet is not None:
         u = probes.unet
         lines.append(
@@ -354,8 +388,13 @@ def report(prediction: dict[str, Any], upper: dict[str, Any], probes: Probes) ->
     for stage, seconds in prediction["by_stage_cpu_seconds"].items():
         lines.append(f"  {stage:<20} {seconds / 60:8.1f} CPU min")
     for item in prediction["landscapes"]:
+        shape = (
+            f"{item['resolution']}^{item['dims']}"
+            if "resolution" in item
+            else f"{item['dims']}-D {item['sampling']}"
+        )
         lines.append(
-            f"  each {item['resolution']}^{item['dims']} landscape: "
+            f"  each {shape} landscape: "
             f"{item['landscape_seconds']:.0f} s, its merge tree "
             f"{item['topology_seconds']:.0f} s ({item['points']} points)"
         )

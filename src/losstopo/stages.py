@@ -168,27 +168,45 @@ def compute_landscape(
     checkpoint: AnalysedCheckpoint,
     directions: str | Path,
     dims: int,
-    resolution: int,
+    resolution: int | None,
     distance: float,
     *,
     normalization: str = "layer",
+    sampling: str = "grid",
+    n_points: int | None = None,
+    seed: int = 0,
     chunk_size: int | None = None,
     memory_budget_mb: float = 512.0,
     tile: int = 0,
     tiles: int = 1,
     show_progress: bool = False,
 ) -> xr.Dataset:
-    """The loss on a ``resolution``^``dims`` grid along the first ``dims`` eigenvectors of
-    ``directions`` (a ``hessian.nc``), normalised against θ, as the ``landscape.nc`` dataset."""
+    """The loss along the first ``dims`` eigenvectors of ``directions`` (a ``hessian.nc``),
+    normalised against θ, as the ``landscape.nc`` dataset: on a ``resolution``^``dims`` grid,
+    or (``sampling`` ``sobol`` or ``random``) at ``n_points`` scattered points."""
     import numpy as np
 
-    from losstopo.api import sample_landscape
+    from losstopo.api import sample_landscape, sample_scattered_landscape
     from losstopo.io.hessian_file import read_hessian
     from losstopo.io.provenance import sha256_of
     from losstopo.landscape.directions import hessian_directions
     from losstopo.landscape.grid import grid_axes
+    from losstopo.landscape.scattered import scattered_points
 
-    grid_axes(dims, resolution, distance)  # validate before any work
+    scattered = sampling != "grid"
+    # validate before any work
+    if scattered:
+        if n_points is None:
+            raise LosstopoError(f"--sampling {sampling} needs --n-points")
+        if tiles > 1:
+            raise LosstopoError("tiles split a grid; a scattered landscape is one job")
+        scattered_points(dims, min(n_points, 2), distance, sampling=sampling, seed=seed)
+        where = f"{n_points} {sampling} points of [-{distance:g}, {distance:g}]^{dims}"
+    else:
+        if resolution is None:
+            raise LosstopoError("a grid landscape needs --resolution")
+        grid_axes(dims, resolution, distance)
+        where = f"a {resolution}^{dims} grid"
     hessian = read_hessian(directions)
     objective = checkpoint.objective
     vectors, eigenvalues = hessian_directions(
@@ -208,16 +226,13 @@ def compute_landscape(
         "direction_residuals": np.asarray(hessian.residual.values[:dims], dtype=float),
         **checkpoint.record,
         "description": (
-            f"loss at theta + sum_i a_i d_i on a {resolution}^{dims} grid; d_i = "
+            f"loss at theta + sum_i a_i d_i on {where}; d_i = "
             f"Hessian eigenvector i of {directions}, normalised ({normalization}) "
             f"against theta of {checkpoint.path}; a_i = relative displacement in "
             f"[-{distance:g}, {distance:g}]"
         ),
     }
-    return sample_landscape(
-        objective,
-        vectors,
-        resolution=resolution,
+    evaluation = dict(
         distance=distance,
         eigenvalues=eigenvalues,
         normalization=normalization,
@@ -225,13 +240,22 @@ def compute_landscape(
         memory_budget_mb=memory_budget_mb,
         attrs=attrs,
         show_progress=show_progress,
-        tile=tile,
-        tiles=tiles,
+    )
+    if scattered:
+        return sample_scattered_landscape(
+            objective, vectors, n_points=n_points, sampling=sampling, seed=seed, **evaluation
+        )
+    return sample_landscape(
+        objective, vectors, resolution=resolution, tile=tile, tiles=tiles, **evaluation
     )
 
 
 # landscape attributes a topology file carries (prefixed landscape_), for tables and figures
 CARRIED_LANDSCAPE_ATTRS = (
+    "layout",
+    "sampling",
+    "n_points",
+    "seed",
     "dims",
     "resolution",
     "distance",
@@ -275,14 +299,18 @@ def compute_topology(
     relative: bool = False,
     summary_threshold: float = 0.01,
     log_threshold: float = 0.1,
+    workers: int = 1,
 ) -> TopologyResult:
     """Merge tree of a ``landscape.nc`` with its summaries and shape descriptors; the stored
-    tree is simplified at ``persistence_threshold`` (absolute, or relative to the range)."""
-    from losstopo.io.landscape_file import read_landscape_arrays
+    tree is simplified at ``persistence_threshold`` (absolute, or relative to the range).
+
+    A scattered landscape's tree is built on the exact k-NN graph of its sample points
+    (``workers`` threads query the neighbours; the graph does not depend on them)."""
+    from losstopo.io.landscape_file import landscape_points, read_landscape_arrays
     from losstopo.io.provenance import base_provenance, sha256_of
     from losstopo.io.topology_file import topology_dataset
     from losstopo.topology.descriptors import shape_descriptors
-    from losstopo.topology.mergetree import merge_tree
+    from losstopo.topology.mergetree import merge_tree, merge_tree_on_points
     from losstopo.topology.simplify import absolute_threshold, simplify
     from losstopo.topology.summary import summarize
 
@@ -291,9 +319,18 @@ def compute_topology(
     landscape = read_landscape_arrays(landscape_path)
     loss = landscape["loss"]
     names = list(landscape.dims("loss"))
-    # k-NN on a grid is built on integer indices: float coordinates would break distance
-    # ties by rounding, not by the documented (distance, index) order.
-    tree = merge_tree(loss, connectivity, k, symmetrize)
+    points = landscape_points(landscape)
+    if points is not None:
+        if connectivity != "knn":
+            raise LosstopoError(
+                f"{landscape_path} is a scattered landscape: it has no grid for "
+                f"--connectivity {connectivity}; use knn"
+            )
+        tree = merge_tree_on_points(loss, points, k, symmetrize, workers=workers)
+    else:
+        # k-NN on a grid is built on integer indices: float coordinates would break distance
+        # ties by rounding, not by the documented (distance, index) order.
+        tree = merge_tree(loss, connectivity, k, symmetrize)
     threshold = absolute_threshold(tree, persistence_threshold, relative)
     summary_absolute = absolute_threshold(tree, summary_threshold, True)
     summary = summarize(tree, summary_absolute)

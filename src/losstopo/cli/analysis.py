@@ -13,6 +13,7 @@ from losstopo.cli.common import (
     positive_int,
     seed,
 )
+from losstopo.errors import LosstopoError
 
 
 def _analysed_checkpoint(args: argparse.Namespace):
@@ -58,23 +59,28 @@ def _cmd_hessian(args: argparse.Namespace) -> None:
 def _cmd_landscape(args: argparse.Namespace) -> None:
     """Sample an n-D loss landscape along Hessian directions.
 
-    Loss at theta + sum_i a_i d_i on a grid (a_i relative displacements), evaluated in batches,
-    written to landscape.nc.
+    Loss at theta + sum_i a_i d_i (a_i relative displacements) on a grid, or at scattered
+    points (--sampling sobol or random, --n-points N: landscapes beyond four dimensions),
+    evaluated in batches, written to landscape.nc.
     """
     import numpy as np
 
     from losstopo.io.landscape_file import write_landscape
-    from losstopo.landscape.grid import grid_axes
     from losstopo.stages import compute_landscape
 
-    grid = (args.dims, args.resolution, args.distance)
-    grid_axes(*grid)  # validate before any work
+    if args.sampling == "grid" and args.resolution is None:
+        raise LosstopoError("--resolution is required for --sampling grid")
+    if args.sampling != "grid" and args.n_points is None:
+        raise LosstopoError(f"--n-points is required for --sampling {args.sampling}")
     common.ensure_output_dir(args)
     dataset = compute_landscape(
         _analysed_checkpoint(args),
         args.directions,
-        *grid,
-        **common.pick(args, "normalization", "chunk_size", "tile", "tiles"),
+        args.dims,
+        args.resolution,
+        args.distance,
+        **common.pick(args, "normalization", "sampling", "n_points", "seed", "chunk_size"),
+        **common.pick(args, "tile", "tiles"),
         memory_budget_mb=args.memory_budget,
         show_progress=True,
     )
@@ -87,11 +93,11 @@ def _cmd_landscape(args: argparse.Namespace) -> None:
             info["n_points"],
         )
     loss = dataset["loss"].values
+    points = f"{args.resolution}^{args.dims}" if args.sampling == "grid" else loss.size
     log.info(
-        "%s: %d^%d points in %.1f s (%.0f points/s, chunk %d), loss %.4g..%.4g, centre %.6g",
+        "%s: %s points in %.1f s (%.0f points/s, chunk %d), loss %.4g..%.4g, centre %.6g",
         args.out,
-        args.resolution,
-        args.dims,
+        points,
         info["seconds"],
         info["points_per_second"],
         info["chunk_size"],
@@ -131,7 +137,8 @@ def _cmd_topology(args: argparse.Namespace) -> None:
     from losstopo.stages import compute_topology
 
     common.ensure_output_dir(args)
-    result = compute_topology(args.landscape, **common.pick(args, *_TOPOLOGY_OPTIONS))
+    options = common.pick(args, *_TOPOLOGY_OPTIONS)
+    result = compute_topology(args.landscape, **options, workers=args.threads)
     write_topology(result.dataset, args.out)
     descriptors = result.descriptors
     log.info(
@@ -184,11 +191,13 @@ def _cmd_estimate(args: argparse.Namespace) -> None:
         config = load_config(args.config)
     cores = args.cores or os.cpu_count() or 1
     dims = [grid["dims"] for grid in config["landscape"]["grids"]]
+    scattered = [entry["dims"] for entry in config["landscape"].get("scattered", [])]
     unet = config.get("unet", {})
     probes = probe(
         dims,
         config["landscape"].get("dtype", "float32"),
         unet if unet and unet.get("enabled", True) else None,
+        scattered,
     )
     central = predict(config, probes, cores, TYPICAL_BUDGET_FRACTION)
     text = report(central, predict(config, probes, cores), probes)
@@ -245,13 +254,31 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     common.add_options(
         p,
         ("--dims", positive_int, REQUIRED, "landscape dimension n"),
-        ("--resolution", positive_int, REQUIRED, "points per axis (odd, so theta is the centre)"),
+        (
+            "--resolution",
+            positive_int,
+            None,
+            "points per axis of a grid (odd: theta is the centre)",
+        ),
         (
             "--distance",
             positive_float,
             REQUIRED,
             "largest relative displacement along each direction",
         ),
+    )
+    common.add_choice(
+        p,
+        "--sampling",
+        ("grid", "sobol", "random"),
+        default="grid",
+        help="a grid of --resolution points per axis, or --n-points scattered points "
+        "(scrambled Sobol or seeded uniform, point 0 = theta)",
+    )
+    common.add_options(
+        p,
+        ("--n-points", positive_int, None, "scattered points, theta included"),
+        ("--seed", seed, 0, "seed of the scattered points"),
     )
     common.add_choice(
         p,

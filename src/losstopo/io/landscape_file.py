@@ -1,4 +1,11 @@
-"""``landscape.nc``: a sampled n-D loss landscape that describes itself."""
+"""``landscape.nc``: a sampled n-D loss landscape that describes itself.
+
+Two layouts share the file name and the attributes. A **grid** has ``loss(a0, …, a{n-1})``
+with the relative displacements as the coordinates ``a0…``. A **scattered** landscape
+(beyond four dimensions) has ``loss(point)`` and the displacements ``coords(point, dim)``,
+point 0 being θ itself, with the attributes ``layout = "scattered"``, ``sampling``,
+``n_points``, ``seed``, ``distance``, ``dims`` and ``center_point = 0``.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +21,9 @@ if TYPE_CHECKING:  # torch is imported only by the stages that evaluate losses
     import xarray as xr
 
     from losstopo.landscape.grid import LandscapeResult
+    from losstopo.landscape.scattered import ScatteredResult
+
+SCATTERED = "scattered"  # value of the ``layout`` attribute of a scattered landscape
 
 
 def axis_names(dims: int) -> list[str]:
@@ -73,18 +83,127 @@ def landscape_dataset(
     )
 
 
+def scattered_landscape_dataset(
+    result: ScatteredResult,
+    eigenvalues: np.ndarray,
+    gram: np.ndarray,
+    attrs: dict[str, Any],
+) -> xr.Dataset:
+    """The loss at scattered displacements, the displacements and every parameter."""
+    import xarray as xr
+
+    from losstopo.errors import LosstopoError
+
+    points = np.asarray(result.points, dtype=np.float64)
+    loss_values = np.asarray(result.loss, dtype=np.float64)
+    if points.ndim != 2 or loss_values.shape != (len(points),):
+        raise LosstopoError(
+            f"scattered landscape needs loss (N,) and points (N, dims), got "
+            f"{loss_values.shape} and {points.shape}"
+        )
+    if not np.all(points[0] == 0.0):
+        raise LosstopoError("point 0 of a scattered landscape must be the centre (all zeros)")
+    dims = points.shape[1]
+    variables = {
+        "loss": xr.DataArray(
+            loss_values,
+            dims=["point"],
+            attrs={
+                "long_name": "loss at theta + sum_i coords[point, i] d_i "
+                "(non-finite values kept as computed)"
+            },
+        ),
+        "coords": xr.DataArray(
+            points,
+            dims=["point", "dim"],
+            attrs={"long_name": "relative displacement along each direction; point 0 is theta"},
+        ),
+    }
+    if result.metric is not None:
+        variables["metric"] = xr.DataArray(
+            np.asarray(result.metric, dtype=np.float64),
+            dims=["point"],
+            attrs={"long_name": result.metric_name or "metric", "metric_name": result.metric_name},
+        )
+    return xr.Dataset(
+        variables,
+        attrs={
+            "eigenvalues": np.asarray(eigenvalues, dtype=np.float64),
+            "direction_gram": json.dumps(np.round(gram, 12).tolist()),
+            "n_nonfinite": int(np.count_nonzero(~np.isfinite(loss_values))),
+            "chunk_size": result.chunk_size,
+            "seconds": result.seconds,
+            "points_per_second": result.points_per_second,
+            **attrs,
+            # the layout's own fields last: they describe the arrays above
+            "layout": SCATTERED,
+            "dims": dims,
+            "n_points": len(points),
+            "sampling": result.sampling,
+            "seed": int(result.seed),
+            "distance": float(result.distance),
+            "center_point": 0,
+        },
+    )
+
+
+def is_scattered(landscape: xr.Dataset | NetcdfContents) -> bool:
+    """Whether a landscape (dataset or plain arrays) has the scattered layout."""
+    return str(landscape.attrs.get("layout", "grid")) == SCATTERED
+
+
+def landscape_points(landscape: xr.Dataset | NetcdfContents) -> np.ndarray | None:
+    """The (n_points × dims) displacements of a scattered landscape; None for a grid."""
+    if not is_scattered(landscape):
+        return None
+    coords = landscape["coords"]
+    return np.asarray(getattr(coords, "values", coords), dtype=np.float64)
+
+
 def write_landscape(dataset: xr.Dataset, path: str | Path) -> None:
     write_dataset_atomic(dataset, path)
 
 
 def read_landscape(path: str | Path) -> xr.Dataset:
-    """Open ``landscape.nc`` with its loss variable checked."""
-    return open_checked(path, ["loss"], "landscape")
+    """Open ``landscape.nc`` (either layout) with its loss variable checked."""
+    dataset = open_checked(path, ["loss"], "landscape")
+    _check_scattered(path, dataset)
+    return dataset
+
+
+def read_scattered_landscape(path: str | Path) -> xr.Dataset:
+    """Open a scattered ``landscape.nc``, failing clearly if it is a grid."""
+    from losstopo.errors import LosstopoError
+
+    dataset = read_landscape(path)
+    if not is_scattered(dataset):
+        raise LosstopoError(f"landscape file {path} is a grid, not a scattered landscape")
+    return dataset
 
 
 def read_landscape_arrays(path: str | Path) -> NetcdfContents:
-    """``read_landscape`` as plain arrays, for the topology stage (no xarray import)."""
-    return read_contents(path, ["loss"], "landscape")
+    """``read_landscape`` as plain arrays, for the topology stage (no xarray import): the
+    loss with its grid axes, or the loss with its ``coords`` for a scattered landscape."""
+    contents = read_contents(path, ["loss"], "landscape", optional=["coords"])
+    _check_scattered(path, contents)
+    return contents
+
+
+def _check_scattered(path: str | Path, landscape: xr.Dataset | NetcdfContents) -> None:
+    """A scattered landscape needs ``coords(point, dim)`` matching ``loss(point)``."""
+    from losstopo.errors import LosstopoError
+
+    if not is_scattered(landscape):
+        return
+    if "coords" not in landscape:
+        raise LosstopoError(f"scattered landscape file {path} lacks variable coords")
+    loss_shape = np.shape(landscape["loss"])
+    coords_shape = np.shape(landscape["coords"])
+    if len(loss_shape) != 1 or len(coords_shape) != 2 or coords_shape[0] != loss_shape[0]:
+        raise LosstopoError(
+            f"scattered landscape file {path} has loss {loss_shape} and coords {coords_shape}; "
+            "expected loss (point,) and coords (point, dim)"
+        )
 
 
 def merge_tiles(fragments: list[xr.Dataset]) -> xr.Dataset:

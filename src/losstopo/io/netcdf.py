@@ -124,9 +124,12 @@ def open_checked(path: str | Path, variables: list[str], kind: str) -> xr.Datase
     return dataset
 
 
-def read_contents(path: str | Path, variables: list[str], kind: str) -> NetcdfContents:
-    """``open_checked`` without xarray: the named variables, the coordinates of their
-    dimensions and the file's attributes, as plain arrays (fill values stay as stored)."""
+def read_contents(
+    path: str | Path, variables: list[str], kind: str, optional: list[str] | None = None
+) -> NetcdfContents:
+    """``open_checked`` without xarray: the named variables (and those of ``optional`` that
+    the file has), the coordinates of their dimensions and the file's attributes, as plain
+    arrays (fill values stay as stored)."""
     import netCDF4
 
     path = Path(path)
@@ -136,7 +139,8 @@ def read_contents(path: str | Path, variables: list[str], kind: str) -> NetcdfCo
             handle.set_auto_maskandscale(False)
             _check_variables(path, handle.variables, variables, kind)
             names = list(variables)
-            for name in variables:
+            names += [name for name in optional or [] if name in handle.variables]
+            for name in list(names):
                 names += [d for d in handle.variables[name].dimensions if d in handle.variables]
             contents = {}
             for name in dict.fromkeys(names):

@@ -111,7 +111,7 @@ def panel_info(
     if "checkpoint_epoch" in attrs:
         info["epoch"] = int(attrs["checkpoint_epoch"])
     info.update(metrics or {})
-    for key in ("dims", "distance"):
+    for key in ("dims", "distance", "layout", "sampling", "n_points"):
         if key in attrs:
             info[key] = attrs[key]
     info["connectivity"] = str(topology_attrs.get("connectivity", ""))

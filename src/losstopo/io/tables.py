@@ -204,6 +204,7 @@ def topology_row(path: Path, regimes: dict[tuple[float, float], str]) -> tuple[d
         "synthetic_data": bool(attrs.get("landscape_objective_synthetic_data", 0)),
         "dims": attrs.get("landscape_dims"),
         "resolution": attrs.get("landscape_resolution"),
+        "sampling": str(attrs.get("landscape_sampling", "grid")),
         "distance": attrs.get("landscape_distance"),
         "connectivity": attrs["connectivity"],
         "k": attrs.get("k", 0),

@@ -89,7 +89,7 @@ def read_topology(path: str | Path) -> xr.Dataset:
 def tree_from_files(topology_path: str | Path, landscape_path: str | Path) -> MergeTree:
     """Rebuild a :class:`MergeTree` from ``topology.nc`` and the landscape it was computed on."""
     from losstopo.errors import LosstopoError
-    from losstopo.io.landscape_file import read_landscape
+    from losstopo.io.landscape_file import is_scattered, read_landscape
     from losstopo.topology.mergetree import MergeTree, finite_or_inf
 
     topology = read_topology(topology_path)
@@ -116,4 +116,5 @@ def tree_from_files(topology_path: str | Path, landscape_path: str | Path) -> Me
         connectivity=str(topology.attrs.get("connectivity", "")),
         k=int(topology.attrs.get("k", 0)),
         symmetrize=str(topology.attrs.get("symmetrize", "")),
+        center=int(landscape.attrs.get("center_point", 0)) if is_scattered(landscape) else None,
     )

@@ -1,2 +1,3 @@
 """Loss landscapes: directions normalised against θ (``directions``), the grid around θ
-(``grid``) and the objective evaluated on it (``evaluation``)."""
+(``grid``), scattered samples beyond four dimensions (``scattered``) and the objective
+evaluated at either (``evaluation``)."""

@@ -2,7 +2,9 @@
 ``vmap`` (§6.3).
 
 Every grid point is built afresh from θ (never by accumulating steps), so the centre is θ
-exactly; the grid itself is defined in ``grid``.
+exactly; the grid itself is defined in ``grid``. The same chunked evaluation runs on an
+explicit array of displacements (``evaluate_alphas``), which is how scattered samples
+(``scattered``) are evaluated.
 """
 
 from __future__ import annotations
@@ -111,6 +113,79 @@ class LandscapeEvaluator:
         return out
 
 
+def evaluate_rows(
+    evaluator: LandscapeEvaluator,
+    alphas: np.ndarray,
+    blocks: list[tuple[int, int]],
+    chunk_size: int,
+    label: str,
+    show_progress: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """Losses (and the metric, when the objective has one) at the rows of ``alphas`` in the
+    row ranges ``blocks``, concatenated in that order, ``chunk_size`` rows per batched call.
+
+    Chunks never cross a block, so a block's values do not depend on which other blocks are
+    evaluated with it (grid tiles are blocks of whole slabs). Returns the values, the metric
+    (``None`` without one) and the seconds spent.
+    """
+    if chunk_size < 1:
+        raise LosstopoError(f"chunk size must be >= 1, got {chunk_size}")
+    total = sum(stop - start for start, stop in blocks)
+    values = np.empty(total)
+    metric = np.empty(total) if evaluator.has_metric else None
+    bar = progress_bar(total, label) if show_progress else None
+    start_time = time.perf_counter()
+    done = 0
+    for start, stop in blocks:
+        for begin in range(start, stop, chunk_size):
+            end = min(begin + chunk_size, stop)
+            rows = alphas[begin:end]
+            out = slice(done, done + end - begin)
+            if metric is None:
+                values[out] = evaluator.batched(rows)
+            else:
+                values[out], metric[out] = evaluator.batched_with_metric(rows)
+            done += end - begin
+            if bar is not None:
+                bar.update(end - begin)
+                elapsed = time.perf_counter() - start_time
+                bar.set_postfix(points_per_s=f"{done / elapsed:.0f}", refresh=False)
+    seconds = time.perf_counter() - start_time
+    if bar is not None:
+        bar.close()
+    return values, metric, seconds
+
+
+def evaluate_alphas(
+    objective: Objective,
+    directions: torch.Tensor,
+    alphas: np.ndarray,
+    chunk_size: int | None = None,
+    memory_budget_mb: float = 512.0,
+    show_progress: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None, int, float]:
+    """The loss (and metric) at θ + α·D for every row α of an explicit (M × n) array, e.g.
+    scattered samples: the same batched evaluator and chunking as the grid.
+
+    Returns the values, the metric (``None`` without one), the chunk size used and seconds.
+    """
+    alphas = np.asarray(alphas, dtype=np.float64)
+    dims = int(directions.shape[0])
+    if alphas.ndim != 2 or alphas.shape[1] != dims:
+        raise LosstopoError(
+            f"alphas must have shape (points, {dims}) for {dims} directions, got {alphas.shape}"
+        )
+    if len(alphas) == 0:
+        raise LosstopoError("no points to evaluate")
+    if chunk_size is None:
+        chunk_size = choose_chunk_size(objective, memory_budget_mb, len(alphas))
+    evaluator = LandscapeEvaluator(objective, directions)
+    values, metric, seconds = evaluate_rows(
+        evaluator, alphas, [(0, len(alphas))], chunk_size, f"{dims}-D points", show_progress
+    )
+    return values, metric, chunk_size, seconds
+
+
 def sample_landscape(
     objective: Objective,
     directions: torch.Tensor,
@@ -137,29 +212,10 @@ def sample_landscape(
     first = range(resolution) if slabs is None else slabs
     slab = resolution ** (dims - 1)
     evaluator = LandscapeEvaluator(objective, directions)
-    values = np.empty(len(first) * slab)
-    metric = np.empty(len(first) * slab) if evaluator.has_metric else None
-    bar = progress_bar(len(values), f"{dims}-D landscape") if show_progress else None
-    start = time.perf_counter()
-    done = 0
-    for k, index in enumerate(first):
-        for begin in range(0, slab, chunk_size):
-            end = min(begin + chunk_size, slab)
-            offset = index * slab
-            rows = alphas[offset + begin : offset + end]
-            out = slice(k * slab + begin, k * slab + end)
-            if metric is None:
-                values[out] = evaluator.batched(rows)
-            else:
-                values[out], metric[out] = evaluator.batched_with_metric(rows)
-            done += end - begin
-            if bar is not None:
-                bar.update(end - begin)
-                elapsed = time.perf_counter() - start
-                bar.set_postfix(points_per_s=f"{done / elapsed:.0f}", refresh=False)
-    seconds = time.perf_counter() - start
-    if bar is not None:
-        bar.close()
+    blocks = [(index * slab, (index + 1) * slab) for index in first]
+    values, metric, seconds = evaluate_rows(
+        evaluator, alphas, blocks, chunk_size, f"{dims}-D landscape", show_progress
+    )
     axes = [axes[0][list(first)], *axes[1:]]
     shape = (len(first),) + (resolution,) * (dims - 1)
     return LandscapeResult(

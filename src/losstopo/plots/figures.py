@@ -48,6 +48,8 @@ def panel_title(info: dict[str, Any], dims: int | None = None) -> str:
     shape = [f"{dims}-D" if dims else "", ""]
     if info.get("distance") is not None:
         shape[1] = f"extent ±{float(info['distance']):g}"
+    if info.get("layout") == "scattered":
+        shape.append(f"{int(info['n_points'])} {info.get('sampling', '')} samples")
     if info.get("connectivity"):
         shape.append(info["connectivity"])
     second = ", ".join(part for part in shape if part)
@@ -104,14 +106,17 @@ def _percent(fraction: float) -> str:
     return f"{value:.2g} %"
 
 
-def panel_annotation(profile: Profile, n_minima: int, n_saddles: int, connectivity: str) -> str:
-    """Counts, and the trained basin's share of the grid and depth in decades."""
+def panel_annotation(
+    profile: Profile, n_minima: int, n_saddles: int, connectivity: str, points: str = "grid"
+) -> str:
+    """Counts, and the trained basin's share of the grid (or the samples) and depth in
+    decades."""
     text = f"{n_minima} min, {n_saddles} sad ({connectivity})"
     basin = profile.basin
     if basin is not None:
         depth = basin.depth_decades
         depth_text = f"{depth:.1f} decades" if math.isfinite(depth) else "depth n/a"
-        text += f"\nθ basin {_percent(basin.fraction)} of grid, {depth_text}"
+        text += f"\nθ basin {_percent(basin.fraction)} of {points}, {depth_text}"
     return text
 
 
@@ -120,6 +125,7 @@ class _PanelData:
     profile: Profile
     title: str
     annotation: str
+    scattered: bool = False
 
 
 def _panel_data(panel: PanelInput, threshold: float, order: str) -> _PanelData:
@@ -130,10 +136,13 @@ def _panel_data(panel: PanelInput, threshold: float, order: str) -> _PanelData:
     profile = landscape_profile(tree, order=order)
     info = dict(panel.info)
     info["connectivity"] = info.get("connectivity") or tree.connectivity
+    scattered = info.get("layout") == "scattered"
+    counts = (tree.n_minima, tree.n_saddles, tree.connectivity)
     return _PanelData(
         profile=profile,
-        title=panel_title(info, len(tree.shape)),
-        annotation=panel_annotation(profile, tree.n_minima, tree.n_saddles, tree.connectivity),
+        title=panel_title(info, None if scattered else len(tree.shape)),
+        annotation=panel_annotation(profile, *counts, "samples" if scattered else "grid"),
+        scattered=scattered,
     )
 
 
@@ -189,6 +198,11 @@ def profile_grid(
     if column_labels is not None and len(column_labels) != min(columns, len(panels)):
         raise LosstopoError(f"{len(column_labels)} column label(s) for {columns} column(s)")
     data = [_panel_data(panel, threshold, order) for panel in panels]
+    scattered = {d.scattered for d in data}
+    x_label = {
+        frozenset({False}): "fraction of grid points",
+        frozenset({True}): "fraction of samples",
+    }.get(frozenset(scattered), "fraction of grid points or samples")
     profiles = [d.profile for d in data]
 
     panel_h = _PANEL_H if rows <= 3 else max(1.4, 6.5 / rows)
@@ -235,6 +249,7 @@ def profile_grid(
             y=y,
             shift=shift,
             set_limits=False,
+            x_label=x_label,
         )
         if index + columns >= len(profiles):  # bottom of its column: show the x axis
             ax.tick_params(axis="x", labelbottom=True)
@@ -360,7 +375,8 @@ def select_connectivity(
     table: pd.DataFrame, connectivity: str | None = None
 ) -> tuple[pd.DataFrame, str | None]:
     """Rows of one connectivity: ``connectivity``, else ``full`` when present, else the
-    first in the table (tables without the column are returned whole)."""
+    first in the table (tables without the column are returned whole), and the rows of
+    scattered landscapes, whose one merge tree is on the k-NN graph of their samples."""
     if "connectivity" not in table.columns:
         if connectivity is not None:
             raise LosstopoError("the table has no connectivity column")
@@ -372,7 +388,10 @@ def select_connectivity(
         raise LosstopoError(
             f"connectivity {connectivity!r} is not in the table (it has {', '.join(present)})"
         )
-    return table[table.connectivity.astype(str) == connectivity], connectivity
+    chosen = table.connectivity.astype(str) == connectivity
+    if "sampling" in table.columns:  # scattered landscapes have only their k-NN tree
+        chosen |= table.sampling.fillna("grid").astype(str) != "grid"
+    return table[chosen], connectivity
 
 
 def _descriptor_grid(
@@ -558,6 +577,8 @@ def topology_vs_metric(
     if "log_threshold_decades" in table.columns and table.log_threshold_decades.nunique() == 1:
         threshold = f", log threshold {table.log_threshold_decades.iloc[0]:g} decades"
     graph = f", {chosen} connectivity" if chosen else ""
+    if chosen and chosen != "knn" and (table.get("sampling", pd.Series(["grid"])) != "grid").any():
+        graph += " (scattered samples: knn)"
     metric_name = METRIC_NAMES.get(metric, metric.replace("_", " "))
     title = f"{problem} topology vs {metric_name}{data} ({len(table)} landscapes{graph}{threshold})"
     return _descriptor_grid(

@@ -129,6 +129,7 @@ def draw_profile(
     y: str | None = None,
     shift: float | None = None,
     set_limits: bool = True,
+    x_label: str = X_LABEL,
 ) -> PolyCollection:
     """Fill every arc polygon (by ``colour``), outline the trained basin, mark minima (red),
     saddles (orange) and θ (star). ``y`` defaults to ``log`` when ``log_y`` else ``linear``;
@@ -195,7 +196,7 @@ def draw_profile(
     if set_limits:
         set_loss_limits(ax, *y_range(profile, y, shift), y)
     if show_x:
-        ax.set_xlabel(X_LABEL)
+        ax.set_xlabel(x_label)
     else:
         ax.tick_params(axis="x", labelbottom=False)
     return collection

@@ -1,6 +1,7 @@
 """Shape descriptors of a landscape around the trained model, from its merge tree.
 
-The profile's story is the basin of the trained weights θ (the grid's centre vertex): a
+The profile's story is the basin of the trained weights θ (the grid's centre vertex, or
+the tree's recorded centre for scattered samples): a
 narrow, deep funnel or a wide, shallow bowl. Two numbers capture it:
 
 * the **trained basin** grows from the centre vertex's arc up the tree; at each saddle it
@@ -71,9 +72,16 @@ def center_vertex(shape: tuple[int, ...]) -> int:
     return int(np.ravel_multi_index(tuple(s // 2 for s in shape), shape))
 
 
+def tree_center(tree: MergeTree) -> int:
+    """The vertex of θ in ``tree``: the one it records (scattered points: row 0), else the
+    grid's centre vertex."""
+    return center_vertex(tree.shape) if tree.center is None else int(tree.center)
+
+
 def trained_basin(tree: MergeTree, center: int | None = None) -> TrainedBasin:
-    """The basin of ``center`` (default: the grid's centre vertex); see the module docstring."""
-    center = center_vertex(tree.shape) if center is None else int(center)
+    """The basin of ``center`` (default: θ's vertex, ``tree_center``); see the module
+    docstring."""
+    center = tree_center(tree) if center is None else int(center)
     children = tree.children()
     node = int(tree.segmentation[center])
     parent = int(tree.node_parent[node])

@@ -4,7 +4,8 @@ Vertices are added in order of (value, flat index); non-finite values count as +
 with no lower neighbour starts a minimum; one that joins ≥ 2 components is a saddle, where
 every component but the elder (lowest minimum) dies — one persistence pair each. The sweep
 runs compiled (numba) with path-halving and union by rank, on implicit grid neighbourhoods
-or on a CSR graph.
+or on a CSR graph: the k-NN graph of grid indices or of scattered points
+(``merge_tree_on_points``, for landscapes sampled beyond four dimensions).
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ import numba
 import numpy as np
 
 from losstopo.errors import LosstopoError
-from losstopo.topology.neighbors import GRID_CONNECTIVITIES, grid_offsets, knn_graph
+from losstopo.topology.neighbors import (
+    GRID_CONNECTIVITIES,
+    SYMMETRIZATIONS,
+    default_k,
+    grid_offsets,
+    knn_graph,
+)
 
 MINIMUM, SADDLE, ROOT = 0, 1, 2
 
@@ -211,6 +218,9 @@ class MergeTree:
     connectivity: str
     k: int = 0
     symmetrize: str = ""
+    # vertex of the trained weights θ where it is not the grid's centre (scattered points:
+    # row 0); None means the centre vertex of ``shape``
+    center: int | None = None
 
     @property
     def node_value(self) -> np.ndarray:
@@ -284,33 +294,124 @@ def merge_tree(
 
     ``connectivity`` is one of ``full``, ``freudenthal``, ``axis`` (implicit grid graphs) or
     ``knn`` (symmetric k-nearest-neighbour graph of ``points``, default: the grid
-    coordinates; ``k`` defaults to 4n).
+    coordinates; ``k`` defaults to 4n, n the dimension of the points).
     """
     array = np.asarray(array)
     if array.size == 0:
         raise LosstopoError("cannot compute the merge tree of an empty array")
     values = finite_or_inf(array)
     shape = tuple(int(s) for s in array.shape) or (1,)
-    order = sweep_order(values)
     dims = len(shape)
     if connectivity in GRID_CONNECTIVITIES:
         offsets = grid_offsets(dims, connectivity)
-        indptr = indices = np.zeros(1, dtype=np.int64)
-        use_grid, k_used, sym = True, 0, ""
-    elif connectivity == "knn":
-        k_used = 4 * dims if k is None else int(k)
+        return _tree_of(values, shape, connectivity, offsets=offsets)
+    if connectivity == "knn":
         coords = points if points is not None else np.indices(shape).reshape(dims, -1).T
-        if len(coords) != values.size:
+        coords = np.asarray(coords)
+        if coords.ndim != 2 or len(coords) != values.size:
             raise LosstopoError(
                 f"points has {len(coords)} rows but the array has {values.size} values"
             )
-        indptr, indices = knn_graph(coords, k_used, symmetrize)
-        offsets = np.zeros((0, dims), dtype=np.int64)
-        use_grid, sym = False, symmetrize
-    else:
+        k_used = default_k(coords.shape[1]) if k is None else int(k)
+        graph = knn_graph(coords, k_used, symmetrize)
+        return _tree_of(values, shape, connectivity, graph=graph, k=k_used, symmetrize=symmetrize)
+    raise LosstopoError(
+        f"unknown connectivity {connectivity!r} (choose full, freudenthal, axis or knn)"
+    )
+
+
+def merge_tree_on_points(
+    values: np.ndarray,
+    points: np.ndarray,
+    k: int | None = None,
+    symmetrize: str = "mutual",
+    *,
+    center: int | None = 0,
+    workers: int = 1,
+) -> MergeTree:
+    """The sub-level-set merge tree of ``values`` at scattered ``points`` (N × d) on their
+    exact symmetric k-NN graph (``k`` defaults to 4·d; ties in distance go to the smaller
+    index, so the tree depends on the points and their order only).
+
+    The tree's ``shape`` is (N,). ``center`` is the vertex of the trained weights θ, which
+    shape descriptors and profiles use by default: row 0, where ``scattered_points`` puts
+    the centre (None: the middle row, as for a 1-D grid). ``workers`` parallelises the
+    neighbour queries without changing the graph.
+    """
+    values = np.asarray(values)
+    points = np.asarray(points)
+    if values.ndim != 1 or values.size == 0:
+        raise LosstopoError(f"values must be a non-empty 1-D array, got shape {values.shape}")
+    if points.ndim != 2 or len(points) != len(values):
         raise LosstopoError(
-            f"unknown connectivity {connectivity!r} (choose full, freudenthal, axis or knn)"
+            f"points must be an (N x d) array with N = {len(values)} values, "
+            f"got shape {points.shape}"
         )
+    if symmetrize not in SYMMETRIZATIONS:
+        raise LosstopoError(f"unknown symmetrization {symmetrize!r} (choose mutual or union)")
+    if center is not None and not 0 <= int(center) < len(values):
+        raise LosstopoError(f"center must be a vertex in 0..{len(values) - 1}, got {center}")
+    k_used = default_k(points.shape[1]) if k is None else int(k)
+    # scattered points rarely tie in distance, so a short first query suffices
+    graph = knn_graph(points, k_used, symmetrize, workers=workers, query_size=k_used + 2)
+    return merge_tree_on_graph(
+        values, graph, connectivity="knn", k=k_used, symmetrize=symmetrize, center=center
+    )
+
+
+def merge_tree_on_graph(
+    values: np.ndarray,
+    graph: tuple[np.ndarray, np.ndarray],
+    *,
+    connectivity: str = "graph",
+    k: int = 0,
+    symmetrize: str = "",
+    center: int | None = None,
+) -> MergeTree:
+    """The sub-level-set merge tree of ``values`` (N,) on a symmetric graph in CSR form
+    (``indptr``, ``indices``), e.g. from ``knn_graph``; the labels are recorded as given."""
+    values = np.asarray(values)
+    indptr = np.asarray(graph[0], dtype=np.int64)
+    indices = np.asarray(graph[1], dtype=np.int64)
+    if values.ndim != 1 or values.size == 0:
+        raise LosstopoError(f"values must be a non-empty 1-D array, got shape {values.shape}")
+    n = len(values)
+    if indptr.shape != (n + 1,) or indptr[-1] != len(indices):
+        raise LosstopoError(f"graph is not a CSR graph on {n} vertices")
+    if len(indices) and not (0 <= indices.min() and indices.max() < n):
+        raise LosstopoError(f"graph has neighbours outside 0..{n - 1}")
+    return _tree_of(
+        finite_or_inf(values),
+        (n,),
+        connectivity,
+        graph=(indptr, indices),
+        k=k,
+        symmetrize=symmetrize,
+        center=None if center is None else int(center),
+    )
+
+
+def _tree_of(
+    values: np.ndarray,
+    shape: tuple[int, ...],
+    connectivity: str,
+    *,
+    offsets: np.ndarray | None = None,
+    graph: tuple[np.ndarray, np.ndarray] | None = None,
+    k: int = 0,
+    symmetrize: str = "",
+    center: int | None = None,
+) -> MergeTree:
+    """The sweep on an implicit grid (``offsets``) or a CSR ``graph``, assembled as a tree."""
+    order = sweep_order(values)
+    dims = len(shape)
+    if graph is None:
+        indptr = indices = np.zeros(1, dtype=np.int64)
+        use_grid = True
+    else:
+        indptr, indices = graph
+        offsets = np.zeros((0, dims), dtype=np.int64)
+        use_grid = False
     (node_vertex, node_kind, node_parent, pair_min, pair_saddle, segmentation, n_comp) = _sweep(
         order, np.asarray(shape, dtype=np.int64), offsets, indptr, indices, use_grid
     )
@@ -333,8 +434,9 @@ def merge_tree(
         segmentation=segmentation,
         n_components=int(n_comp),
         connectivity=connectivity,
-        k=k_used,
-        symmetrize=sym,
+        k=k,
+        symmetrize=symmetrize,
+        center=center,
     )
     nonfinite_birth = ~np.isfinite(values[pair_min])
     if nonfinite_birth.any():

@@ -106,8 +106,9 @@ def landscape_profile(
 ) -> Profile:
     """Polygons and markers of the profile of ``tree`` (widths in numbers of vertices).
 
-    ``center`` is the vertex of the trained weights θ (default: the grid's centre vertex);
-    its basin and its loss (the reference of ``ArcPolygon.fill_decades``) are recorded.
+    ``center`` is the vertex of the trained weights θ (default: the grid's centre vertex, or
+    the one the tree records for scattered samples); its basin and its loss (the reference
+    of ``ArcPolygon.fill_decades``) are recorded.
     """
     children = tree.children()
     key = _order_key(tree, order)

@@ -121,4 +121,5 @@ def simplify_by(tree: MergeTree, keep_pair: np.ndarray) -> MergeTree:
         connectivity=tree.connectivity,
         k=tree.k,
         symmetrize=tree.symmetrize,
+        center=tree.center,
     )

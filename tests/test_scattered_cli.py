@@ -1,0 +1,183 @@
+"""Scattered landscapes through the stages and the command line: `losstopo landscape
+--sampling`, the k-NN topology of its samples, the table, the profile panel and the estimate,
+each checked against direct evaluation or an independent computation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import xarray as xr
+
+from losstopo.cli import main
+from losstopo.errors import LosstopoError
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, small_pinn_with_hessian):
+    return small_pinn_with_hessian(tmp_path_factory.mktemp("scattered"), 0, 30, top_k=5)
+
+
+def _landscape(run, out, *extra):
+    argv = ["landscape", str(run / "model.pt"), "--directions", str(run / "hessian.nc")]
+    return main([*argv, "--dims", "5", "--distance", "0.1", *extra, "--out", str(out)])
+
+
+def test_the_cli_samples_the_cube_and_every_loss_is_the_objective_there(run, tmp_path):
+    from losstopo.io.checkpoint import load_objective
+    from losstopo.io.hessian_file import read_hessian
+    from losstopo.landscape.directions import hessian_directions
+    from losstopo.landscape.scattered import scattered_points
+
+    out = tmp_path / "landscape_5d.nc"
+    assert _landscape(run, out, "--sampling", "sobol", "--n-points", "65", "--seed", "3") == 0
+    data = xr.open_dataset(out).load()
+    assert data.attrs["layout"] == "scattered" and data.attrs["sampling"] == "sobol"
+    assert data.attrs["n_points"] == 65 and data.attrs["seed"] == 3 and data.attrs["dims"] == 5
+    assert "65 sobol points of [-0.1, 0.1]^5" in data.attrs["description"]
+    coords = data["coords"].values
+    np.testing.assert_array_equal(coords, scattered_points(5, 65, 0.1, sampling="sobol", seed=3))
+    objective = load_objective(run / "model.pt", torch.device("cpu"), torch.float32)
+    directions, _ = hessian_directions(read_hessian(run / "hessian.nc"), objective, 5, "layer")
+    theta = objective.theta()
+    for i in (0, 1, 17, 64):  # direct per-point evaluation at θ + Σ αᵢ dᵢ
+        point = theta + torch.as_tensor(coords[i], dtype=theta.dtype) @ directions
+        with torch.no_grad():
+            direct = float(objective.loss_fn(objective.unflatten(point)))
+        assert data["loss"].values[i] == pytest.approx(direct, rel=1e-5)
+    assert data["loss"].values[0] == pytest.approx(data.attrs["center_loss"], rel=1e-6)
+
+
+def test_scattered_requests_are_checked_before_any_work(run, tmp_path, capsys):
+    out = tmp_path / "x.nc"
+    assert _landscape(run, out, "--sampling", "random") == 2
+    assert "--n-points is required for --sampling random" in capsys.readouterr().err
+    assert _landscape(run, out) == 2
+    assert "--resolution is required for --sampling grid" in capsys.readouterr().err
+    extra = ["--sampling", "sobol", "--n-points", "9", "--tiles", "2"]
+    assert _landscape(run, out, *extra) == 2
+    assert "tiles split a grid" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_topology_table_and_profile_of_a_scattered_landscape(run, tmp_path, capsys):
+    import gudhi
+
+    from losstopo.io.panels import Panel, read_panel
+    from losstopo.plots.figures import profile_grid
+
+    landscape = tmp_path / "landscape_5d.nc"
+    assert _landscape(run, landscape, "--sampling", "random", "--n-points", "200") == 0
+    topology = tmp_path / "topology_5d.nc"
+    assert main(["topology", str(landscape), "--out", str(topology)]) == 2
+    assert "scattered landscape: it has no grid for --connectivity full" in capsys.readouterr().err
+    assert main(["topology", str(landscape), "--connectivity", "knn", "--out", str(topology)]) == 0
+    tree = xr.open_dataset(topology).load()
+    assert tree.attrs["landscape_layout"] == "scattered" and tree.attrs["k"] == 20
+    assert list(tree["segmentation"].dims) == ["point"]
+
+    # oracle: gudhi's 0-dim persistence on the same mutual 20-NN graph, built by brute force
+    data = xr.open_dataset(landscape).load()
+    points, values = data["coords"].values, data["loss"].values
+    distance = np.linalg.norm(points[:, None] - points[None], axis=2)
+    np.fill_diagonal(distance, np.inf)
+    order = np.lexsort((np.broadcast_to(np.arange(len(points)), distance.shape), distance))
+    near = [set(row[:20]) for row in order]
+    simplices = gudhi.SimplexTree()
+    for i, value in enumerate(values):
+        simplices.insert([i], filtration=value)
+    for i in range(len(points)):
+        for j in near[i]:
+            if i < j and i in near[j]:
+                simplices.insert([i, j], filtration=max(values[i], values[j]))
+    pairs = simplices.persistence(persistence_dim_max=True)
+    expected = sorted((b, d) for dim, (b, d) in pairs if dim == 0 and np.isfinite(d) and d > b)
+    found = sorted(
+        (b, d) for b, d in zip(tree["birth"].values, tree["death"].values, strict=True) if d > b
+    )
+    np.testing.assert_allclose(found, expected)
+
+    csv = tmp_path / "t.csv"
+    assert main(["topology-table", str(topology), "--out", str(csv)]) == 0
+    row = pd.read_csv(csv).iloc[0]
+    assert row.sampling == "random" and row.dims == 5 and row.n_vertices == 200
+    assert row.connectivity == "knn"
+
+    fig = profile_grid([read_panel(Panel.parse(str(topology)))], 1)
+    (ax,) = [a for a in fig.axes if a.get_xlabel()]
+    assert ax.get_xlabel() == "fraction of samples"
+    assert "5-D, extent ±0.1, 200 random samples, knn" in ax.get_title()
+    texts = [t.get_text() for t in ax.texts]
+    assert any("of samples" in t for t in texts)
+
+
+def test_topology_vs_metric_keeps_the_scattered_rows_beside_one_grid_connectivity():
+    from losstopo.plots.figures import select_connectivity
+
+    table = pd.DataFrame(
+        {
+            "connectivity": ["full", "knn", "knn"],
+            "sampling": ["grid", "grid", "sobol"],
+            "dims": [3, 3, 6],
+        }
+    )
+    chosen, name = select_connectivity(table, "full")
+    assert name == "full" and chosen.dims.tolist() == [3, 6]
+    chosen, _ = select_connectivity(table, "knn")
+    assert chosen.dims.tolist() == [3, 6]
+
+
+def test_the_api_and_the_dataset_merge_tree_of_scattered_samples(run):
+    import losstopo
+    from losstopo.io.checkpoint import load_objective
+    from losstopo.topology.mergetree import merge_tree_on_points
+
+    objective = load_objective(run / "model.pt", torch.device("cpu"), torch.float32)
+    directions = losstopo.random_directions(objective, 6, seed=1)
+    data = losstopo.sample_scattered_landscape(
+        objective, directions, n_points=129, distance=0.2, seed=4
+    )
+    assert data["loss"].shape == (129,) and data.attrs["dims"] == 6
+    tree = losstopo.merge_tree(data, "knn")
+    direct = merge_tree_on_points(data["loss"].values, data["coords"].values)
+    np.testing.assert_array_equal(tree.birth, direct.birth)
+    np.testing.assert_array_equal(tree.death, direct.death)
+    assert tree.center == 0
+    with pytest.raises(LosstopoError, match="no grid for connectivity 'full'"):
+        losstopo.merge_tree(data, "full")
+
+
+def test_the_estimate_costs_each_scattered_landscape_by_its_samples():
+    from losstopo.estimate import Probes, predict
+
+    probes = Probes(
+        startup=1.0,
+        per_iteration=0.01,
+        per_hvp=0.1,
+        per_point={3: 1e-3, 6: 2e-3},
+        per_vertex={3: 1e-5},
+        per_sample={6: 1e-4},
+    )
+    config = {
+        "pinn": {
+            "betas": [1],
+            "learning_rates": [1],
+            "seeds": [0],
+            "iterations": 100,
+            "analysis": {"cells": [{"beta": 1, "lr": 1}], "seeds": [0]},
+        },
+        "landscape": {
+            "grids": [{"dims": 3, "resolution": 5}],
+            "scattered": [{"dims": 6, "n_points": 1000, "sampling": "sobol"}],
+            "extent_dims": 3,
+            "extent_distances": [],
+        },
+        "topology": {"connectivity": "full", "compare_connectivities": []},
+    }
+    prediction = predict(config, probes, cores=1)
+    (six,) = [item for item in prediction["landscapes"] if item["dims"] == 6]
+    assert six["landscape_seconds"] == pytest.approx(1.0 + 1000 * 2e-3)
+    assert six["topology_seconds"] == pytest.approx(1.0 + 1000 * 1e-4)
+    # the Hessian is costed for the largest dimension, the scattered one
+    assert prediction["by_stage_cpu_seconds"]["hessian"] == pytest.approx(1.0 + 5 * 6 * 0.1)
