@@ -55,6 +55,31 @@ rule hessian:
         " --out {output:q} > {log:q} 2>&1"
 
 
+rule curvature:
+    input:
+        unpack(landscape_inputs),
+    output:
+        f"{ANALYSIS_DIR}/curvature.nc",
+    log:
+        logs("curvature"),
+    benchmark:
+        benchmarks("curvature")
+    params:
+        options=curvature_options,
+        dtype=setting("hessian_dtype"),
+        objective=setting("objective"),
+        device=lambda wildcards, resources: job_device(resources),
+    threads: setting("hessian_threads")
+    resources:
+        gpu=stage_gpus("curvature"),
+    conda:
+        "../envs/hessian.yaml"
+    shell:
+        "python -m losstopo curvature {input.checkpoint:q} --directions {input.directions:q}"
+        " {params.options:q} --dtype {params.dtype:q} {params.objective:q}"
+        " --threads {threads} --device {params.device:q} --out {output:q} > {log:q} 2>&1"
+
+
 if LANDSCAPE_TILES > 1:
 
     rule landscape_tile:

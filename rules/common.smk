@@ -298,6 +298,26 @@ def profile_figure(topology, columns, rows, columns_text, category, subcategory,
     )
 
 
+def density_figure(groups, category, subcategory, label, title):
+    """Spectral densities of ``curvature.nc`` files: ``groups`` maps a panel's label to its
+    (curve label, checkpoint directory) pairs."""
+    files, panels, curves = [], [], []
+    for panel, members in groups.items():
+        for curve, directory in members:
+            files.append(f"{directory}/curvature.nc")
+            panels.append(panel)
+            curves.append(curve)
+    return dict(
+        kind="spectral-density",
+        inputs=files,
+        arguments=[*files, "--panel", *panels, "--curve", *curves, "--title", title],
+        code=package_sources("plots/curvature.py", "io/curvature_file.py", "plots/common.py"),
+        category=category,
+        subcategory=subcategory,
+        label=label,
+    )
+
+
 def figure_setting(name):
     """A setting of the figure being drawn (rules/figures.smk)."""
     return lambda wildcards: FIGURES[wildcards.figure][name]
@@ -462,6 +482,11 @@ def pinn_targets():
         "results/tables/extent_study.csv",
         "results/figures/extent_profiles.png",
         "results/figures/extent_study.png",
+        *(
+            ["results/figures/pinn_spectral_density.png", "results/figures/curvature_vs_error.png"]
+            if CURVATURE["enabled"]
+            else []
+        ),
     ]
 
 
@@ -477,6 +502,14 @@ def unet_targets():
         "results/tables/unet_topology_summary.csv",
         "results/figures/unet_topology_vs_accuracy.png",
         *unet_topology_files(),
+        *(
+            [
+                "results/figures/unet_spectral_density.png",
+                "results/figures/unet_curvature_vs_accuracy.png",
+            ]
+            if CURVATURE["enabled"]
+            else []
+        ),
     ]
 
 
@@ -625,6 +658,29 @@ def sampling(wildcards):
     if int(wildcards.dims) not in options:
         raise ValueError(f"no {wildcards.dims}-D landscape is configured for {wildcards.problem}")
     return options[int(wildcards.dims)]
+
+
+CURVATURE = config["curvature"]
+
+
+def curvature_options(wildcards):
+    """``losstopo curvature`` options of the analysed problem: its HVP budgets and the
+    shared estimator settings."""
+    budget = CURVATURE["budgets"][wildcards.problem]
+    options = cli_options(
+        {**budget, "trace_max_hvp": budget["trace_max_hvps"], "rel_se": CURVATURE["rel_se_target"]},
+        ["trace_max_hvp", "trace_min_probes", "slq_runs", "slq_steps", "rel_se"],
+    )
+    options += cli_options(CURVATURE, ["width", "grid_points", "seed"])
+    return options + ([] if CURVATURE["deflate"] else ["--no-deflate"])
+
+
+def curvature_files(files):
+    """The ``curvature.nc`` of each checkpoint directory holding one of ``files`` (none when
+    curvature is off)."""
+    if not CURVATURE["enabled"]:
+        return []
+    return list(dict.fromkeys(f"{os.path.dirname(path)}/curvature.nc" for path in files))
 
 
 def stage_gpus(stage):

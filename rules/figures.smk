@@ -54,6 +54,35 @@ TABLE_FIGURES = {
         + ["--panels", "basin_depth_decades", "basin_fraction", "n_minima_above_log"]
         + ["top_eigenvalue"],
     ),
+    **(
+        {
+            "curvature_vs_error": table_figure(
+                "topology-vs-metric",
+                "topology_summary",
+                ["plots/figures.py"],
+                "PINN convection",
+                "Curvature",
+                "curvature vs error: top eigenvalue, trace, negative mass",
+                ["--metric", "relative_l2_error", "--colour-by", "beta,lr", "--marker-by", "dims"]
+                + ["--panels", "top_eigenvalue", "hessian_trace", "esd_negative_mass"]
+                + ["basin_depth_decades", "--connectivity", CONNECTIVITY]
+                + ["--dims", str(config["figures"]["profile_dims"])],
+            ),
+            "unet_curvature_vs_accuracy": table_figure(
+                "topology-vs-metric",
+                "unet_topology_summary",
+                ["plots/figures.py"],
+                "UNet-CRF segmentation",
+                "Curvature",
+                "curvature vs accuracy: UNet-CRF checkpoints",
+                ["--metric", "test_pixel_accuracy", "--colour-by", "lr", "--marker-by", "epoch"]
+                + ["--panels", "top_eigenvalue", "hessian_trace", "esd_negative_mass"]
+                + ["basin_depth_decades"],
+            ),
+        }
+        if CURVATURE["enabled"]
+        else {}
+    ),
     **{
         f"models/{name}_topology_vs_metric": table_figure(
             "topology-vs-metric",
@@ -161,7 +190,50 @@ PROFILE_FIGURES = {
         for name in MODELS
     },
 }
-FIGURES = {**TABLE_FIGURES, **PROFILE_FIGURES}
+DENSITY_FIGURES = (
+    {
+        "pinn_spectral_density": density_figure(
+            {
+                cell_label(cell): [
+                    (f"seed {seed}", run)
+                    for seed, run in zip(
+                        config["pinn"]["analysis"]["seeds"],
+                        analysis_run_dirs()[
+                            index * len(SEED_LABELS) : (index + 1) * len(SEED_LABELS)
+                        ],
+                    )
+                ]
+                for index, cell in enumerate(config["pinn"]["analysis"]["cells"])
+            },
+            "PINN convection",
+            "Curvature",
+            "eigenvalue spectral densities of the analysed runs",
+            "PINN Hessian eigenvalue spectral densities (SLQ), seeds overlaid",
+        ),
+        "unet_spectral_density": density_figure(
+            {
+                f"seed {seed}": [
+                    (f"epoch {epoch}", directory)
+                    for epoch, directory in zip(
+                        UNET["figures"]["profile_epochs"],
+                        unet_checkpoint_dirs(
+                            [UNET["figures"]["profile_lr"]], [seed], UNET["figures"]["profile_epochs"]
+                        ),
+                    )
+                ]
+                for seed in UNET["figures"]["profile_seeds"]
+            },
+            "UNet-CRF segmentation",
+            "Curvature",
+            "eigenvalue spectral densities over training",
+            f"UNet-CRF Hessian eigenvalue spectral densities over training, "
+            f"lr={UNET['figures']['profile_lr']:g}{UNET_DATA_LABEL}",
+        ),
+    }
+    if CURVATURE["enabled"]
+    else {}
+)
+FIGURES = {**TABLE_FIGURES, **PROFILE_FIGURES, **DENSITY_FIGURES}
 
 
 rule figure:

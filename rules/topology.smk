@@ -16,7 +16,9 @@ TOPOLOGY_TABLES = {
 rule topology_table:
     input:
         topology=lambda wildcards: TOPOLOGY_TABLES[wildcards.table],
-        code=package_sources("io/tables.py"),
+        # read from each checkpoint's directory beside its merge trees
+        curvature=lambda wildcards: curvature_files(TOPOLOGY_TABLES[wildcards.table]),
+        code=package_sources("io/tables.py", "io/curvature_file.py"),
     output:
         "results/tables/{table}.csv",
     log:

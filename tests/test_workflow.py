@@ -605,7 +605,7 @@ def test_own_model_example_runs_through_the_generic_rules(tmp_path):
     dry = _snakemake(["-n", "--configfile", str(path)], tmp_path)
     planned = re.findall(r"^\s*(?:local)?rule (\w+):", dry.stdout + dry.stderr, flags=re.M)
     assert sorted(set(planned)) == sorted(
-        {"all", "hessian", "landscape", "topology", "topology_table", "figure"}
+        {"all", "hessian", "curvature", "landscape", "topology", "topology_table", "figure"}
     )  # no PINN or UNet job: only the user's models
     result = _snakemake(["--cores", "2", "--configfile", str(path)], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -613,6 +613,7 @@ def test_own_model_example_runs_through_the_generic_rules(tmp_path):
     assert list(table.checkpoint) == ["epoch_000", "epoch_001", "epoch_002"]
     assert list(table.epoch) == [0, 1, 2] and set(table.problem) == {"model"}
     assert ((table.test_accuracy >= 0) & (table.test_accuracy <= 1)).all()
+    assert table.hessian_trace.notna().all() and (table.hessian_trace_se > 0).all()
     assert table.train_accuracy.iloc[-1] > table.train_accuracy.iloc[0]
     for ckpt in table.checkpoint:
         analysis = tmp_path / "results/models/spirals" / ckpt

@@ -6,6 +6,9 @@ Reproduces Geniesse et al., "Visualizing Loss Functions as Topological Landscape
 - ``Objective.from_module(model, loss_fn, (inputs, targets))`` — the loss on a fixed batch
   as a pure function of the parameters (BatchNorm in eval mode).
 - ``hessian_eigenpairs(objective, k)`` — top-k Hessian eigenpairs (exact HVPs, Lanczos).
+- ``hessian_trace(objective)`` — Hutchinson's trace estimate with its standard error.
+- ``spectral_density(objective)`` — the eigenvalue spectral density by stochastic Lanczos
+  quadrature: raw nodes and weights per run, and the smoothed density.
 - ``normalized_directions(objective, vectors)`` — scale directions against θ (layer/filter).
 - ``random_directions(objective, n, seed)`` — filter-normalised random directions.
 - ``direction_between(objective, other_params)`` — the direction to another checkpoint.
@@ -26,6 +29,8 @@ from losstopo._version import __version__
 _API = {
     "direction_between": "losstopo.api",
     "hessian_eigenpairs": "losstopo.api",
+    "hessian_trace": "losstopo.api",
+    "spectral_density": "losstopo.api",
     "landscape_profile": "losstopo.api",
     "merge_tree": "losstopo.api",
     "normalized_directions": "losstopo.api",
@@ -56,6 +61,7 @@ __all__ = [
     "__version__",
     "direction_between",
     "hessian_eigenpairs",
+    "hessian_trace",
     "landscape_profile",
     "merge_tree",
     "normalized_directions",
@@ -63,4 +69,5 @@ __all__ = [
     "random_directions",
     "sample_landscape",
     "sample_scattered_landscape",
+    "spectral_density",
 ]

@@ -15,6 +15,10 @@ import xarray as xr
 from matplotlib.axes import Axes
 
 from losstopo.errors import LosstopoError
+from losstopo.hessian.curvature import SpectralDensity, SpectralQuadrature, TraceEstimate
+from losstopo.hessian.curvature import hutchinson_trace as _hutchinson_trace
+from losstopo.hessian.curvature import slq as _slq
+from losstopo.hessian.curvature import spectral_density as _smoothed_density
 from losstopo.hessian.operator import HVPOperator
 from losstopo.hessian.solvers import EigenResult, lanczos, power_iteration
 from losstopo.io.landscape_file import landscape_dataset, landscape_points
@@ -56,6 +60,45 @@ def hessian_eigenpairs(
             raise LosstopoError("power iteration finds largest-magnitude pairs only (which='LM')")
         return power_iteration(hvp, k, tol, max_iter, seed=seed, show_progress=show_progress)
     raise LosstopoError(f"unknown method {method!r} (choose lanczos or power)")
+
+
+def hessian_trace(
+    objective: Objective,
+    *,
+    seed: int = 0,
+    max_hvps: int = 200,
+    rel_se_target: float = 0.05,
+    min_probes: int = 20,
+    deflate: EigenResult | torch.Tensor | np.ndarray | None = None,
+) -> TraceEstimate:
+    """Hutchinson's estimate of ``tr(H)`` with its standard error, from seeded Rademacher
+    probes on exact HVPs; stops at ``rel_se_target`` or after ``max_hvps`` products.
+    ``deflate``: known top eigenvectors whose span is traced exactly."""
+    return _hutchinson_trace(
+        HVPOperator(objective),
+        seed=seed,
+        max_hvps=max_hvps,
+        rel_se_target=rel_se_target,
+        min_probes=min_probes,
+        deflate=deflate,
+    )
+
+
+def spectral_density(
+    objective: Objective,
+    *,
+    n_runs: int = 3,
+    steps: int = 40,
+    seed: int = 0,
+    width: float = 4.0,
+    n_grid: int = 1000,
+) -> tuple[SpectralQuadrature, SpectralDensity]:
+    """The Hessian's eigenvalue spectral density by stochastic Lanczos quadrature: the raw
+    nodes and weights of ``n_runs`` seeded runs of ``steps`` Lanczos steps, and the density
+    smoothed by a Gaussian of ``width`` grid steps on a symmetric-log grid."""
+    quadrature = _slq(HVPOperator(objective), n_runs=n_runs, steps=steps, seed=seed)
+    density = _smoothed_density(quadrature.nodes, quadrature.weights, width=width, n_grid=n_grid)
+    return quadrature, density
 
 
 def random_directions(

@@ -158,6 +158,92 @@ def compute_hessian(
     return hessian_dataset(result, objective, attrs)
 
 
+def compute_curvature(
+    checkpoint: AnalysedCheckpoint,
+    *,
+    directions: str | Path | None = None,
+    deflate: bool = True,
+    seed: int = 0,
+    trace_max_hvps: int = 200,
+    trace_min_probes: int = 20,
+    rel_se_target: float = 0.05,
+    slq_runs: int = 3,
+    slq_steps: int = 40,
+    width: float = 4.0,
+    n_grid: int = 1000,
+    threads: int | None = None,
+) -> xr.Dataset:
+    """The Hessian trace (Hutchinson) and eigenvalue spectral density (SLQ) of the
+    checkpoint's objective as the ``curvature.nc`` dataset. With ``directions`` (its
+    ``hessian.nc``) the top eigenvalue is recorded and, with ``deflate``, the trace inside the
+    span of its eigenvectors is computed exactly and only the rest estimated."""
+    import numpy as np
+    import torch
+
+    from losstopo.hessian.curvature import hutchinson_trace, negative_mass, slq
+    from losstopo.hessian.curvature import spectral_density as smoothed_density
+    from losstopo.hessian.operator import HVPOperator
+    from losstopo.io.curvature_file import curvature_dataset
+    from losstopo.io.hessian_file import read_hessian
+    from losstopo.io.provenance import base_provenance, sha256_of
+    from losstopo.runtime import device_name
+
+    objective = checkpoint.objective
+    theta = objective.theta()
+    extra: dict[str, Any] = {}
+    basis = None
+    if directions is not None:
+        hessian = read_hessian(directions)
+        if hessian.attrs.get("source_sha256") not in (None, checkpoint.sha256):
+            raise LosstopoError(
+                f"{directions} was computed from a different checkpoint than {checkpoint.path}"
+            )
+        vectors = hessian["eigenvectors"].values
+        if vectors.shape[1] != objective.n_parameters:
+            raise LosstopoError(
+                f"{directions} has {vectors.shape[1]} parameters, {checkpoint.path} has "
+                f"{objective.n_parameters}"
+            )
+        if deflate:
+            basis = torch.as_tensor(vectors, dtype=theta.dtype, device=theta.device)
+        extra = {
+            "directions": str(directions),
+            "directions_sha256": sha256_of(directions),
+            "top_eigenvalue": float(hessian["eigenvalues"].values[0]),
+        }
+    operator = HVPOperator(objective)
+    trace = hutchinson_trace(
+        operator,
+        seed=seed,
+        max_hvps=trace_max_hvps,
+        rel_se_target=rel_se_target,
+        min_probes=trace_min_probes,
+        deflate=basis,
+    )
+    quadrature = slq(operator, n_runs=slq_runs, steps=slq_steps, seed=seed)
+    density = smoothed_density(quadrature.nodes, quadrature.weights, width=width, n_grid=n_grid)
+    if not np.isfinite(trace.estimate):
+        log.warning("the trace estimate of %s is not finite", checkpoint.path)
+    attrs = {
+        **base_provenance(),
+        "source": str(checkpoint.path),
+        "source_sha256": checkpoint.sha256,
+        **checkpoint.record,
+        **extra,
+        "seed": seed,
+        "trace_max_hvps": trace_max_hvps,
+        "slq_steps_requested": slq_steps,
+        "esd_n_grid": n_grid,
+        "hvp_mode": operator.mode,
+        "objective": objective.description,
+        "dtype": str(theta.dtype).removeprefix("torch."),
+        "device": device_name(theta.device),
+        "threads": threads if threads is not None else _torch_threads(),
+    }
+    mass = negative_mass(quadrature.nodes, quadrature.weights)
+    return curvature_dataset(trace, quadrature, density, mass, attrs)
+
+
 def _torch_threads() -> int:
     import torch
 

@@ -56,6 +56,47 @@ def _cmd_hessian(args: argparse.Namespace) -> None:
     )
 
 
+def _cmd_curvature(args: argparse.Namespace) -> None:
+    """Hessian trace and eigenvalue spectral density of a checkpoint's loss.
+
+    Hutchinson's trace estimate (seeded Rademacher probes on exact Hessian-vector products,
+    stopped at a relative standard error or an HVP budget; with --directions the span of the
+    top eigenvectors is traced exactly) and stochastic Lanczos quadrature of the spectrum
+    (raw nodes and weights per run, and the density smoothed on a symmetric-log grid),
+    written to curvature.nc.
+    """
+    from losstopo.io.curvature_file import write_curvature
+    from losstopo.stages import compute_curvature
+
+    common.ensure_output_dir(args)
+    checkpoint = _analysed_checkpoint(args)
+    options = common.pick(
+        args, "directions", "seed", "trace_min_probes", "slq_runs", "slq_steps", "width"
+    )
+    dataset = compute_curvature(
+        checkpoint,
+        **options,
+        deflate=not args.no_deflate,
+        trace_max_hvps=args.trace_max_hvp,
+        rel_se_target=args.rel_se,
+        n_grid=args.grid_points,
+        threads=args.threads,
+    )
+    write_curvature(dataset, args.out)
+    info = dataset.attrs
+    log.info(
+        "%s: trace %.6g ± %.2g (%d probes, %s), ESD from %d SLQ runs, negative mass %.3g, %d HVPs",
+        args.checkpoint,
+        info["hessian_trace"],
+        info["hessian_trace_se"],
+        info["trace_n_probes"],
+        info["trace_stopped"],
+        info["slq_runs"],
+        info["esd_negative_mass"],
+        info["trace_n_hvps"] + info["slq_n_hvps"],
+    )
+
+
 def _cmd_landscape(args: argparse.Namespace) -> None:
     """Sample an n-D loss landscape along Hessian directions.
 
@@ -247,6 +288,33 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         ("--seed", seed, 0, "start-vector seed"),
     )
     _add_checkpoint_options(p, "float64", "precision of the Hessian products", "output hessian.nc")
+
+    p = common.add_command(sub, _cmd_curvature)
+    p.add_argument("checkpoint", help="model checkpoint (.pt)")
+    p.add_argument(
+        "--directions",
+        default=None,
+        help="the checkpoint's hessian.nc: records its top eigenvalue and deflates the trace",
+    )
+    p.add_argument(
+        "--no-deflate",
+        action="store_true",
+        help="estimate the whole trace by probes even with --directions",
+    )
+    common.add_options(
+        p,
+        ("--trace-max-hvp", positive_int, 200, "Hessian-vector product budget of the trace"),
+        ("--trace-min-probes", positive_int, 20, "probes before the stopping rule applies"),
+        ("--rel-se", non_negative_float, 0.05, "target relative standard error of the trace"),
+        ("--slq-runs", positive_int, 3, "SLQ runs (start vectors)"),
+        ("--slq-steps", positive_int, 40, "Lanczos steps per SLQ run"),
+        ("--width", positive_float, 4.0, "density kernel standard deviation in grid steps"),
+        ("--grid-points", positive_int, 1000, "points of the density's symmetric-log grid"),
+        ("--seed", seed, 0, "seed of the probes and start vectors"),
+    )
+    _add_checkpoint_options(
+        p, "float64", "precision of the Hessian products", "output curvature.nc"
+    )
 
     p = common.add_command(sub, _cmd_landscape)
     p.add_argument("checkpoint", help="model checkpoint (.pt)")

@@ -59,6 +59,7 @@ def _draw_topology_vs_metric(table: pd.DataFrame, args: argparse.Namespace) -> F
         colour_by=tuple(args.colour_by.split(",")),
         marker_by=args.marker_by,
         connectivity=args.connectivity,
+        dims=args.dims,
         **panels,
     )
 
@@ -67,6 +68,23 @@ def _draw_extent_study(table: pd.DataFrame, args: argparse.Namespace) -> Figure:
     from losstopo.plots.figures import extent_study
 
     return extent_study(table)
+
+
+def _cmd_figure_spectral_density(args: argparse.Namespace) -> None:
+    from losstopo.io.curvature_file import read_density_curve
+    from losstopo.plots.curvature import density_panels
+
+    n = len(args.curvature)
+    for flag, labels in (("--panel", args.panel), ("--curve", args.curve)):
+        if labels is not None and len(labels) != n:
+            raise LosstopoError(f"{flag} gives {len(labels)} label(s) for {n} file(s)")
+    panels: dict[str, list] = {}
+    for i, path in enumerate(args.curvature):
+        panel = args.panel[i] if args.panel else "spectral density"
+        curve = args.curve[i] if args.curve else str(path)
+        panels.setdefault(panel, []).append(read_density_curve(path, curve))
+    figure = density_panels(list(panels.items()), args.columns, title=args.title)
+    common.write_figure(figure, args.out)
 
 
 def _cmd_figure_landscape_2d(args: argparse.Namespace) -> None:
@@ -152,6 +170,17 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     common.add_figure_output(p, title=True)
     p.set_defaults(func=_cmd_figure_profiles)
 
+    p = figsub.add_parser(
+        "spectral-density",
+        help="eigenvalue spectral densities of curvature.nc files, grouped into panels",
+    )
+    p.add_argument("curvature", nargs="+", help="curvature.nc files")
+    p.add_argument("--panel", nargs="+", default=None, help="panel of each file (a label)")
+    p.add_argument("--curve", nargs="+", default=None, help="legend label of each file")
+    common.add_options(p, ("--columns", int, 3, "panels per row"))
+    common.add_figure_output(p, title=True)
+    p.set_defaults(func=_cmd_figure_spectral_density)
+
     p = figsub.add_parser("landscape-2d", help="filled contours of a 2-D landscape")
     p.add_argument("landscape", help="a 2-D landscape.nc")
     p.add_argument("--topology", default=None, help="its topology.nc, to mark the minima")
@@ -183,6 +212,7 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         help="comma-separated columns: one colour per combination (default: run)",
     )
     p.add_argument("--marker-by", default="dims", help="one marker per value (default: dims)")
+    p.add_argument("--dims", type=int, default=None, help="rows of this landscape dimension only")
     p.add_argument(
         "--panels",
         nargs=4,

@@ -166,6 +166,22 @@ def _json_attr(attrs: dict, key: str, path: Path, kind: type = dict) -> Any:
     return value
 
 
+def _curvature_columns(path: Path) -> dict[str, float]:
+    """Trace, its standard error and the ESD's negative mass from the ``curvature.nc`` of
+    the same checkpoint directory (NaN when the checkpoint has none)."""
+    import xarray as xr
+
+    from losstopo.io.curvature_file import curvature_summary, empty_summary
+
+    if not path.is_file():
+        return empty_summary()
+    try:
+        with xr.open_dataset(path) as dataset:
+            return curvature_summary(dict(dataset.attrs))
+    except (OSError, ValueError, KeyError) as exc:
+        raise LosstopoError(f"{path} is not a readable curvature file: {exc}") from None
+
+
 def topology_row(path: Path, regimes: dict[tuple[float, float], str]) -> tuple[dict, list[str]]:
     """One table row from a ``topology.nc``: what identifies its checkpoint (the problem's
     fields, e.g. beta, lr, seed), the checkpoint's metrics, the landscape and the topology;
@@ -201,6 +217,7 @@ def topology_row(path: Path, regimes: dict[tuple[float, float], str]) -> tuple[d
         **fields,
         **{name: float(metrics[name]) for name in names},
         "top_eigenvalue": float(eigenvalues[0]),
+        **_curvature_columns(path.parent / "curvature.nc"),
         "synthetic_data": bool(attrs.get("landscape_objective_synthetic_data", 0)),
         "dims": attrs.get("landscape_dims"),
         "resolution": attrs.get("landscape_resolution"),

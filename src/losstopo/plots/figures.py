@@ -469,6 +469,8 @@ DESCRIPTOR_PANELS = {
     "n_minima_above_log": ("minima above log threshold", False),
     "n_saddles_above_log": ("saddles above log threshold", False),
     "top_eigenvalue": ("top Hessian eigenvalue", True),
+    "hessian_trace": ("Hessian trace (Hutchinson)", True),
+    "esd_negative_mass": ("ESD mass below zero", False),
     "max_persistence": ("largest persistence", True),
     "persistence_entropy": ("persistence entropy", False),
 }
@@ -542,11 +544,12 @@ def topology_vs_metric(
     marker_by: str = "dims",
     panels: tuple[str, ...] = DEFAULT_PANELS,
     connectivity: str | None = None,
+    dims: int | None = None,
 ) -> Figure:
     """Topology summaries of one table (any problem) against one of its checkpoints'
     metrics: a 2×2 grid of scatters with Spearman ρ, one colour per combination of the
     ``colour_by`` columns (with its regime, where named) and one marker per value of
-    ``marker_by``, for one connectivity."""
+    ``marker_by``, for one connectivity (and, with ``dims``, one landscape dimension)."""
     if len(panels) != 4:
         raise LosstopoError(f"a topology-vs-metric figure has 4 panels, got {len(panels)}")
     unknown = [p for p in panels if p not in DESCRIPTOR_PANELS]
@@ -559,6 +562,10 @@ def topology_vs_metric(
     if missing:
         raise LosstopoError(f"topology table lacks column(s) {', '.join(missing)}")
     table, chosen = select_connectivity(table, connectivity)
+    if dims is not None:  # e.g. checkpoint-level numbers (curvature) once per checkpoint
+        if "dims" not in table.columns or not (table.dims == dims).any():
+            raise LosstopoError(f"the table has no {dims}-D landscapes")
+        table = table[table.dims == dims]
     table = table.reset_index(drop=True)
     colour_groups = _colour_groups(table, colour_by)
     marker_groups = [
