@@ -318,15 +318,10 @@ def compute_landscape(
             f"[-{distance:g}, {distance:g}]"
         ),
     }
-    evaluation = dict(
-        distance=distance,
-        eigenvalues=eigenvalues,
-        normalization=normalization,
-        chunk_size=chunk_size,
-        memory_budget_mb=memory_budget_mb,
-        attrs=attrs,
-        show_progress=show_progress,
-    )
+    # what both samplers take: the extent, the directions' record, the batching, the output
+    evaluation = dict(distance=distance, eigenvalues=eigenvalues, normalization=normalization)
+    evaluation.update(chunk_size=chunk_size, memory_budget_mb=memory_budget_mb)
+    evaluation.update(attrs=attrs, show_progress=show_progress)
     if scattered:
         return sample_scattered_landscape(
             objective, vectors, n_points=n_points, sampling=sampling, seed=seed, **evaluation

@@ -301,11 +301,16 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         action="store_true",
         help="estimate the whole trace by probes even with --directions",
     )
+    trace = p.add_argument_group("trace (Hutchinson)")
     common.add_options(
-        p,
+        trace,
         ("--trace-max-hvp", positive_int, 200, "Hessian-vector product budget of the trace"),
         ("--trace-min-probes", positive_int, 20, "probes before the stopping rule applies"),
         ("--rel-se", non_negative_float, 0.05, "target relative standard error of the trace"),
+    )
+    density = p.add_argument_group("spectral density (stochastic Lanczos quadrature)")
+    common.add_options(
+        density,
         ("--slq-runs", positive_int, 3, "SLQ runs (start vectors)"),
         ("--slq-steps", positive_int, 40, "Lanczos steps per SLQ run"),
         ("--width", positive_float, 4.0, "density kernel standard deviation in grid steps"),

@@ -132,14 +132,6 @@ def sample_scattered(
         memory_budget_mb=memory_budget_mb,
         show_progress=show_progress,
     )
-    return ScatteredResult(
-        loss=loss,
-        points=points,
-        chunk_size=chunk_size,
-        seconds=seconds,
-        sampling=sampling,
-        seed=int(seed),
-        distance=float(distance),
-        metric=metric,
-        metric_name=objective.metric_name if metric is not None else None,
-    )
+    name = objective.metric_name if metric is not None else None
+    fields = (loss, points, chunk_size, seconds, sampling, int(seed), float(distance))
+    return ScatteredResult(*fields, metric=metric, metric_name=name)
