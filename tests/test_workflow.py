@@ -733,7 +733,7 @@ def test_a_new_problem_is_one_module_through_the_generic_rules(tmp_path):
     dry = _snakemake(["-n", "--configfile", str(path)], tmp_path)
     planned = re.findall(r"^\s*(?:local)?rule (\w+):", dry.stdout + dry.stderr, flags=re.M)
     assert sorted(planned) == sorted(
-        ["all", "figure", "topology_table"] + ["hessian", "landscape", "topology"] * 2
+        ["all", "figure", "topology_table"] + ["hessian", "curvature", "landscape", "topology"] * 2
     )
     result = _snakemake(["--cores", "2", "--configfile", str(path)], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]

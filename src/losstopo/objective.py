@@ -32,6 +32,14 @@ class Objective:
     batched_loss_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
     """Optional fast path: losses at a stack of flat parameter vectors (M × P) → (M,).
     When absent, batched evaluation uses ``vmap`` over ``loss_fn``."""
+    subspace_loss_fn: (
+        Callable[[torch.Tensor, torch.Tensor], Callable[[torch.Tensor], torch.Tensor]] | None
+    ) = None
+    """Optional fast path for landscapes: ``subspace_loss_fn(theta, directions)`` (flat θ of
+    P entries, directions n × P) returns a function of displacements α (M × n) → the losses at
+    θ + αD (M,). Built once per set of directions, it lets a problem precompute what is affine
+    in α (e.g. a first layer on fixed inputs). When absent, ``batched_loss_fn`` (or ``vmap``)
+    runs on the points θ + αD."""
     evaluate_fn: Callable[[Params], tuple[torch.Tensor, torch.Tensor]] | None = None
     """Optional: the loss and a second scalar (``metric_name``, e.g. pixel accuracy) from one
     forward pass, so a landscape can record both without evaluating the model twice."""

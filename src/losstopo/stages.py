@@ -158,6 +158,10 @@ def compute_hessian(
     return hessian_dataset(result, objective, attrs)
 
 
+# the ESD's negative mass counts weight below -1e-6 * max|eigenvalue|
+NEGATIVE_MASS_TOLERANCE = 1e-6
+
+
 def compute_curvature(
     checkpoint: AnalysedCheckpoint,
     *,
@@ -240,7 +244,11 @@ def compute_curvature(
         "device": device_name(theta.device),
         "threads": threads if threads is not None else _torch_threads(),
     }
-    mass = negative_mass(quadrature.nodes, quadrature.weights)
+    # weight clearly below zero: trained networks put much of their spectrum within
+    # rounding of zero, where a Ritz node's sign is arbitrary
+    tolerance = NEGATIVE_MASS_TOLERANCE * float(np.nanmax(np.abs(quadrature.nodes)))
+    mass = negative_mass(quadrature.nodes, quadrature.weights, tolerance=tolerance)
+    attrs["esd_negative_tolerance"] = tolerance
     return curvature_dataset(trace, quadrature, density, mass, attrs)
 
 

@@ -76,6 +76,8 @@ class LandscapeEvaluator:
         self._batched = self.objective.batched_loss_fn or vmap(
             lambda point: loss_fn(unflatten(point))
         )
+        subspace = self.objective.subspace_loss_fn
+        self._along = None if subspace is None else subspace(self.theta, self.directions)
         evaluate_fn = self.objective.evaluate_fn
         self._batched_pair = (
             None if evaluate_fn is None else vmap(lambda point: evaluate_fn(unflatten(point)))
@@ -92,7 +94,16 @@ class LandscapeEvaluator:
 
     @torch.no_grad()
     def batched(self, alphas: np.ndarray) -> np.ndarray:
-        """Losses at all rows of ``alphas`` in one vectorised call."""
+        """Losses at all rows of ``alphas`` in one vectorised call (the objective's subspace
+        fast path when it has one, else its batched loss at the points θ + αD)."""
+        if self._along is not None:
+            a = torch.as_tensor(alphas, dtype=self.theta.dtype, device=self.theta.device)
+            return self._along(a).double().cpu().numpy()
+        return self.generic(alphas)
+
+    @torch.no_grad()
+    def generic(self, alphas: np.ndarray) -> np.ndarray:
+        """Losses at the points θ + αD from the objective's batched loss (or ``vmap``)."""
         return self._batched(self.points(alphas)).double().cpu().numpy()
 
     @torch.no_grad()

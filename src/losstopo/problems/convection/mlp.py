@@ -86,3 +86,114 @@ def stacked_forward(
         if dz is not None:
             dh = dz.mul_(1 - h[:, n_rows - tangent_rows :] ** 2)
     raise ValueError("model has no linear layers")
+
+
+def _linear_names(model: MLP) -> list[str]:
+    """Names of the linear layers of a tanh MLP, in order (raises for other activations)."""
+    names = [name for name, m in model.layers.named_children() if isinstance(m, nn.Linear)]
+    if len(names) > 1 and model.layers[1].__class__ is not nn.Tanh:
+        raise ValueError("the subspace forward supports tanh MLPs only")
+    return names
+
+
+def _augmented(weight: torch.Tensor, bias: torch.Tensor, constant: float | None) -> torch.Tensor:
+    """``[[W, b], [0, c]]`` (features-major, bias folded into a trailing input unit); the last
+    row, which produces the next layer's constant unit, is omitted when ``constant`` is None."""
+    rows = weight.shape[-2] + (0 if constant is None else 1)
+    out = weight.new_zeros(*weight.shape[:-2], rows, weight.shape[-1] + 1)
+    out[..., : weight.shape[-2], :-1] = weight
+    out[..., : weight.shape[-2], -1] = bias
+    if constant is not None:
+        out[..., -1, -1] = constant
+    return out
+
+
+class SubspaceMLP:
+    """A tanh MLP evaluated at θ + Σ αᵢ dᵢ for a stack of M displacements α, with the
+    forward-mode tangent of the output along fixed input directions on some input rows.
+
+    Built once per set of directions, so what is affine in α is precomputed: the first
+    layer's pre-activations on the fixed inputs are ``Z(θ) + Σ αᵢ Z(dᵢ)`` (one small GEMM for
+    all points instead of a batched product with an inner dimension of 3), and the other
+    layers' weights of all points come from one GEMM ``θ_A + α D_A`` straight into their
+    bias-folded layout. The layout is features-major: activations are (M, features + 1,
+    columns), the columns being the primal inputs followed by the tangent rows, so each
+    layer is one batched product for values and tangents together (``dz = W dh``, the
+    constant unit has tangent 0) and ``tanh`` runs in place. Exact: the same arithmetic as
+    :func:`stacked_forward` up to rounding order.
+    """
+
+    def __init__(
+        self,
+        model: MLP,
+        theta: dict[str, torch.Tensor],
+        directions: dict[str, torch.Tensor],
+        x: torch.Tensor,
+        tangent_rows: int,
+        tangent: torch.Tensor,
+    ):
+        names = _linear_names(model)
+        if len(names) < 2:
+            raise ValueError("the subspace forward needs at least one hidden layer")
+        self.n_primal = x.shape[0]
+        self.tangent_rows = tangent_rows
+        dtype, device = x.dtype, x.device
+        # inputs, features-major with the constant unit: primal columns then tangent columns
+        columns = self.n_primal + tangent_rows
+        inputs = torch.zeros(x.shape[1] + 1, columns, dtype=dtype, device=device)
+        inputs[:-1, : self.n_primal] = x.T
+        inputs[-1, : self.n_primal] = 1.0
+        inputs[:-1, self.n_primal :] = tangent.T
+        first = names[0]
+        w, b = theta[f"layers.{first}.weight"], theta[f"layers.{first}.bias"]
+        dw, db = directions[f"layers.{first}.weight"], directions[f"layers.{first}.bias"]
+        a_theta = _augmented(w, b, _ONE_PREACTIVATION)  # (F+1, in+1)
+        a_dirs = _augmented(dw, db, 0.0)  # (n, F+1, in+1)
+        base = torch.cat([a_theta[None], a_dirs]) @ inputs  # (n+1, F+1, columns)
+        # the constant unit must be exactly 20 on primal columns and 0 on tangent columns
+        base[0, -1, :] = 0.0
+        base[0, -1, : self.n_primal] = _ONE_PREACTIVATION
+        base[1:, -1, :] = 0.0
+        self.first_shape = base.shape[1:]
+        self.first_base = base[0].reshape(-1).contiguous()
+        self.first_dirs = base[1:].reshape(base.shape[0] - 1, -1).contiguous()
+        # later layers: bias-folded weights of all points from one GEMM
+        blocks_theta, blocks_dirs, self.shapes = [], [], []
+        for index, name in enumerate(names[1:], start=1):
+            last = index == len(names) - 1
+            constant = None if last else _ONE_PREACTIVATION
+            w, b = theta[f"layers.{name}.weight"], theta[f"layers.{name}.bias"]
+            dw, db = directions[f"layers.{name}.weight"], directions[f"layers.{name}.bias"]
+            block = _augmented(w, b, constant)
+            blocks_theta.append(block.reshape(-1))
+            blocks_dirs.append(_augmented(dw, db, None if last else 0.0).reshape(dw.shape[0], -1))
+            self.shapes.append(tuple(block.shape))
+        self.weights_base = torch.cat(blocks_theta)
+        self.weights_dirs = torch.cat(blocks_dirs, dim=1)
+
+    def _activate(self, z: torch.Tensor) -> torch.Tensor:
+        """``tanh`` on the primal columns, the tangent columns times ``1 − tanh²`` of their
+        primal rows (the last ``tangent_rows`` primal columns), in place."""
+        n, k = self.n_primal, self.tangent_rows
+        h = z[..., :n].tanh_()
+        if k:
+            slope = h[..., n - k :].square().neg_().add_(1.0)
+            z[..., n:].mul_(slope)
+        return z
+
+    def __call__(self, alphas: torch.Tensor) -> torch.Tensor:
+        """Outputs at θ + αD for α (M × n): (M, outputs, primal + tangent columns)."""
+        stack = alphas.shape[0]
+        z = torch.addmm(self.first_base, alphas, self.first_dirs).view(stack, *self.first_shape)
+        h = self._activate(z)
+        weights = torch.addmm(self.weights_base, alphas, self.weights_dirs)
+        offset = 0
+        for index, shape in enumerate(self.shapes):
+            size = shape[0] * shape[1]
+            block = weights[:, offset : offset + size].view(stack, *shape)
+            offset += size
+            z = torch.bmm(block, h)
+            if index == len(self.shapes) - 1:
+                return z
+            h = self._activate(z)
+        raise AssertionError("unreachable")

@@ -19,7 +19,7 @@ from torch.func import jvp
 
 from losstopo.errors import LosstopoError
 from losstopo.objective import Params
-from losstopo.problems.convection.mlp import MLP, stacked_forward
+from losstopo.problems.convection.mlp import MLP, SubspaceMLP, stacked_forward
 
 NX = 256
 NT = 100
@@ -142,3 +142,29 @@ def solution_errors(u_pred: np.ndarray, u_true: np.ndarray) -> dict[str, float]:
         "abs_error": float(np.mean(np.abs(diff))),
         "linf_relative_error": float(np.max(np.abs(diff)) / np.max(np.abs(u_true))),
     }
+
+
+def subspace_loss(
+    model: MLP, data: ConvectionData, theta: Params, directions: Params
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The loss of :func:`loss_terms` at θ + Σ αᵢ dᵢ as a function of α (M × n) → (M,).
+
+    ``directions`` holds tensors with a leading direction axis. One
+    :class:`~losstopo.problems.convection.mlp.SubspaceMLP` pass over all IC, boundary and
+    collocation points gives ``u`` and, on the collocation rows, its tangent along ``(β, 1)``
+    (the residual ``u_t + β u_x``).
+    """
+    n_ic, n_b, n_f = len(data.x_ic), len(data.x_lb), len(data.x_f)
+    inputs = torch.cat([data.x_ic, data.x_lb, data.x_ub, data.x_f])
+    forward = SubspaceMLP(model, theta, directions, inputs, n_f, data.residual_direction)
+    u_ic = data.u_ic[:, 0]
+    n_primal = len(inputs)
+
+    def loss(alphas: torch.Tensor) -> torch.Tensor:
+        out = forward(alphas)[:, 0]
+        ic = torch.mean((out[:, :n_ic] - u_ic) ** 2, dim=1)
+        bc = torch.mean((out[:, n_ic : n_ic + n_b] - out[:, n_ic + n_b : n_ic + 2 * n_b]) ** 2, 1)
+        pde = torch.mean(out[:, n_primal:] ** 2, dim=1)
+        return ic + bc + pde
+
+    return loss

@@ -13,7 +13,14 @@ from losstopo.errors import LosstopoError
 from losstopo.objective import Objective, Params
 from losstopo.problems import register
 from losstopo.problems.convection.config import PINNConfig, build_model
-from losstopo.problems.convection.physics import NT, NX, loss_terms, make_data, stacked_loss
+from losstopo.problems.convection.physics import (
+    NT,
+    NX,
+    loss_terms,
+    make_data,
+    stacked_loss,
+    subspace_loss,
+)
 
 
 class ConvectionProblem:
@@ -54,11 +61,16 @@ class ConvectionProblem:
         def loss_fn(p: Params) -> torch.Tensor:
             return loss_terms(lambda xt: functional_call(model, p, (xt,)), data)["loss"]
 
-        batched = None
+        batched = along = None
         if config.activation == "tanh":
 
             def batched(points: torch.Tensor) -> torch.Tensor:
                 return stacked_loss(model, objective.unflatten(points), data)
+
+            def along(theta: torch.Tensor, directions: torch.Tensor):
+                return subspace_loss(
+                    model, data, objective.unflatten(theta), objective.unflatten(directions)
+                )
 
         description = (
             f"convection PINN training loss, beta={config.beta:g}: IC on {NX} x-points + "
@@ -66,7 +78,13 @@ class ConvectionProblem:
             f"(collocation_seed={config.collocation_seed})"
         )
         objective = Objective(
-            model, params, loss_fn, description, metadata=config.hparams(), batched_loss_fn=batched
+            model,
+            params,
+            loss_fn,
+            description,
+            metadata=config.hparams(),
+            batched_loss_fn=batched,
+            subspace_loss_fn=along,
         )
         return objective
 
