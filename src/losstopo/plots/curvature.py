@@ -37,7 +37,7 @@ def density_panels(
 ) -> Figure:
     """A grid of ESD panels sharing one x range; densities on a log axis (floored at 1e-9 of
     the largest, where the smoothed tails vanish), eigenvalues on a symmetric-log axis that
-    is linear within two decades below the largest |eigenvalue|."""
+    is linear within four decades below the largest |eigenvalue|."""
     if not panels:
         raise LosstopoError("no spectral densities given")
     if columns < 1:
@@ -46,8 +46,8 @@ def density_panels(
     top = max(float(np.max(np.abs(c.grid))) for c in curves)
     peak = max(float(np.max(c.density)) for c in curves)
     floor = peak * 1e-9
-    # linear within two decades of the largest |eigenvalue| (a power of ten: clean ticks)
-    linthresh = 10.0 ** (math.floor(math.log10(top)) - 2) if top > 0 else 1.0
+    # linear within four decades of the largest |eigenvalue| (a power of ten: clean ticks)
+    linthresh = 10.0 ** (math.floor(math.log10(top)) - 4) if top > 0 else 1.0
     columns = min(columns, len(panels))
     rows = math.ceil(len(panels) / columns)
     fig, axes = plt.subplots(
