@@ -16,6 +16,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import wasserstein_distance
+from small_models import batchnorm_classifier
 from torch.func import functional_call
 
 from losstopo.errors import LosstopoError
@@ -84,18 +85,7 @@ def pinn_objective() -> Objective:
 
 def batchnorm_objective() -> Objective:
     """Conv → BatchNorm → ReLU → Linear with cross-entropy, BatchNorm in eval mode."""
-    torch.manual_seed(2)
-    model = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 3, 3, padding=1),
-        torch.nn.BatchNorm2d(3),
-        torch.nn.ReLU(),
-        torch.nn.Flatten(),
-        torch.nn.Linear(3 * 5 * 5, 2),
-    ).double()
-    images = torch.randn(6, 1, 5, 5, dtype=F64)
-    labels = torch.tensor([0, 1, 0, 1, 1, 0])
-    model.train()
-    model(images * 3 + 1)  # non-trivial running statistics
+    model, images, labels = batchnorm_classifier()
     return Objective.from_module(model, torch.nn.functional.cross_entropy, (images, labels))
 
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from small_models import batchnorm_classifier
 from torch.func import functional_call
 
 from losstopo.errors import LosstopoError
@@ -179,19 +180,7 @@ def test_bad_requests_are_rejected(kwargs, needle):
 
 def test_hvp_of_a_batchnorm_network_in_eval_mode():
     """BatchNorm in eval mode uses its running statistics (buffers), which stay fixed."""
-    torch.manual_seed(2)
-    model = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 3, 3, padding=1),
-        torch.nn.BatchNorm2d(3),
-        torch.nn.ReLU(),
-        torch.nn.Flatten(),
-        torch.nn.Linear(3 * 5 * 5, 2),
-    ).double()
-    images = torch.randn(6, 1, 5, 5, dtype=F64)
-    labels = torch.tensor([0, 1, 0, 1, 1, 0])
-    model.train()
-    model(images * 3 + 1)  # give the running statistics non-trivial values
-    model.eval()
+    model, images, labels = batchnorm_classifier()
     running_mean = model[1].running_mean.clone()
     params = {k: v.detach().clone() for k, v in model.named_parameters()}
 
