@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.stats import wasserstein_distance
 from small_models import batchnorm_classifier
@@ -298,6 +298,7 @@ def check_quadrature_exact(matrix: np.ndarray, result, seed: int, start: str) ->
 
 
 @settings(max_examples=40, deadline=None)
+@example(eigenvalues=[1.6, 7.0, 0.0, 0.0, 7.0, 1.0, 1.5, 0.5], steps=7, seed=0, start="rademacher")
 @given(
     eigenvalues=st.lists(
         st.floats(-10, 10, allow_subnormal=False).map(lambda x: round(x, 1)),
@@ -319,7 +320,11 @@ def test_slq_quadrature_is_exact_for_polynomials_below_twice_the_steps(
     assert result.nodes.shape == result.weights.shape == (1, min(steps, n))
     taken = int(result.steps[0])
     assert result.n_hvps == taken <= min(steps, n)
-    assert taken <= len(set(eigenvalues))  # Krylov dimension ≤ number of distinct eigenvalues
+    # Krylov dimension ≤ number of distinct eigenvalues: in floating point a run may take a
+    # step past the invariant subspace when small eigenspace weights keep β above the
+    # breakdown threshold, but the extra Ritz nodes then carry rounding-level weight
+    weights = result.weights[0, :taken]
+    assert int(np.sum(weights > 1e-10)) <= len(set(eigenvalues))
     assert np.all(np.isnan(result.nodes[0, taken:])) and not np.any(
         np.isnan(result.nodes[0, :taken])
     )
