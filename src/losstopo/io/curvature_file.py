@@ -8,6 +8,7 @@ beside them for plotting; its kernel width and grid say how it was made.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -90,22 +91,29 @@ def read_curvature(path: str | Path) -> xr.Dataset:
     return open_checked(path, VARIABLES, "curvature")
 
 
-def read_density_curve(path: str | Path, label: str):
-    """The smoothed ESD of a ``curvature.nc`` with its trace and negative mass, for plots."""
-    from losstopo.plots.curvature import DensityCurve
+@dataclass
+class DensityCurve:
+    """One checkpoint's smoothed ESD and the numbers a figure's legend states about it."""
 
+    label: str
+    grid: np.ndarray
+    density: np.ndarray
+    trace: float
+    trace_se: float
+    negative_mass: float
+
+
+def read_density_curve(path: str | Path, label: str) -> DensityCurve:
+    """The smoothed ESD of a ``curvature.nc`` with its trace and negative mass, for plots."""
     dataset = read_curvature(path)
+    summary = curvature_summary(dataset.attrs)
     return DensityCurve(
         label=label,
         grid=dataset["esd_grid"].values,
         density=dataset["esd_density"].values,
-        **dict(
-            zip(
-                ("trace", "trace_se", "negative_mass"),
-                curvature_summary(dataset.attrs).values(),
-                strict=True,
-            )
-        ),
+        trace=summary["hessian_trace"],
+        trace_se=summary["hessian_trace_se"],
+        negative_mass=summary["esd_negative_mass"],
     )
 
 

@@ -4,25 +4,13 @@ one curve per checkpoint (e.g. its seeds or epochs), on a symmetric-log eigenval
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
 from losstopo.errors import LosstopoError
-
-
-@dataclass
-class DensityCurve:
-    """One checkpoint's smoothed ESD and the numbers its legend entry states."""
-
-    label: str
-    grid: np.ndarray
-    density: np.ndarray
-    trace: float
-    trace_se: float
-    negative_mass: float
+from losstopo.io.curvature_file import DensityCurve
 
 
 def _curve_label(curve: DensityCurve) -> str:
