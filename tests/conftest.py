@@ -7,6 +7,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import settings
+
+# Property tests draw the same examples on every run, so a test run is reproducible like the
+# study; ``pytest --hypothesis-profile=explore`` draws fresh random examples (and more of them)
+# to look for new failures, which then belong in an ``@example``.
+settings.register_profile("default", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, max_examples=400, print_blob=True)
+settings.load_profile(os.environ.get("LOSSTOPO_HYPOTHESIS_PROFILE", "default"))
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -299,6 +299,7 @@ def check_quadrature_exact(matrix: np.ndarray, result, seed: int, start: str) ->
 
 @settings(max_examples=40, deadline=None)
 @example(eigenvalues=[1.6, 7.0, 0.0, 0.0, 7.0, 1.0, 1.5, 0.5], steps=7, seed=0, start="rademacher")
+@example(eigenvalues=[5.0, 0.2, 0.1] + [0.0] * 10 + [5.0, 1.0], steps=7, seed=538, start="gaussian")
 @given(
     eigenvalues=st.lists(
         st.floats(-10, 10, allow_subnormal=False).map(lambda x: round(x, 1)),
@@ -320,17 +321,20 @@ def test_slq_quadrature_is_exact_for_polynomials_below_twice_the_steps(
     assert result.nodes.shape == result.weights.shape == (1, min(steps, n))
     taken = int(result.steps[0])
     assert result.n_hvps == taken <= min(steps, n)
-    # Krylov dimension ≤ number of distinct eigenvalues: in floating point a run may take a
-    # step past the invariant subspace when small eigenspace weights keep β above the
-    # breakdown threshold, but the extra Ritz nodes then carry rounding-level weight
-    weights = result.weights[0, :taken]
-    assert int(np.sum(weights > 1e-10)) <= len(set(eigenvalues))
+    # Krylov dimension ≤ number of distinct eigenvalues. In floating point a run may step past
+    # the invariant subspace when a small eigenspace weight keeps β just above the breakdown
+    # threshold; the next vector is then rounding noise (orthogonal to the basis) and the extra
+    # Ritz nodes repeat converged eigenvalues, splitting that eigenspace's weight between
+    # copies. So the distinct node values, not the node count, are bounded
+    norm = max(abs(e) for e in eigenvalues)
+    weighted = np.sort(result.nodes[0, :taken][result.weights[0, :taken] > 1e-10])
+    distinct_nodes = 1 + int(np.sum(np.diff(weighted) > 1e-8 * max(norm, 1e-300)))
+    assert distinct_nodes <= len(set(eigenvalues))
     assert np.all(np.isnan(result.nodes[0, taken:])) and not np.any(
         np.isnan(result.nodes[0, :taken])
     )
     w, x = result.weights[0, :taken], result.nodes[0, :taken]
     assert w.ndim == 1 and np.all(w >= 0) and w.sum() == pytest.approx(1.0, abs=1e-12)
-    norm = max(abs(e) for e in eigenvalues)
     assert np.all(x >= min(eigenvalues) - 1e-10 * norm) and np.all(
         x <= max(eigenvalues) + 1e-10 * norm
     )
