@@ -16,7 +16,7 @@ import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.stats import wasserstein_distance
-from small_models import batchnorm_classifier
+from small_models import batchnorm_classifier, trained_unet_crf
 from torch.func import functional_call
 
 from losstopo.errors import LosstopoError
@@ -24,6 +24,7 @@ from losstopo.hessian.curvature import (
     hutchinson_trace,
     lanczos_quadrature,
     negative_mass,
+    negative_mass_bounds,
     quadrature,
     rademacher,
     slq,
@@ -101,6 +102,16 @@ def models():
         dense = torch.func.hessian(lambda v, o=objective: o(o.unflatten(v)))(objective.theta())
         out[name] = (objective, dense.numpy())
     return out
+
+
+@pytest.fixture(scope="module")
+def trained_unet():
+    """(objective factory by dtype, dense float64 Hessian) of a small trained UNet-CRF."""
+    objective_of, _ = trained_unet_crf()
+    objective = objective_of(F64)
+    dense = torch.func.hessian(lambda v: objective(objective.unflatten(v)))(objective.theta())
+    dense = dense.numpy()
+    return objective_of, (dense + dense.T) / 2
 
 
 def hutchinson_sigma(matrix: np.ndarray) -> float:
@@ -506,6 +517,93 @@ def test_negative_mass_of_the_pinn_hessian(models):
     per_run = [negative_mass(result.nodes[r], result.weights[r]) for r in range(25)]
     se = np.std(per_run, ddof=1) / math.sqrt(25)
     assert abs(negative_mass(result.nodes, result.weights) - fraction) <= 3 * se
+
+
+def exact_mass_below(matrix: np.ndarray, v: np.ndarray, cut: float) -> float:
+    """The start vector's spectral measure below ``cut``: Σ_{λᵢ<cut} (uᵢᵀv)²/‖v‖² by eigh."""
+    values, vectors = np.linalg.eigh(matrix)
+    return float(np.sum((vectors[:, values < cut].T @ v) ** 2) / (v @ v))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    eigenvalues=st.lists(
+        st.floats(-10, 10, allow_subnormal=False).map(lambda x: round(x, 1)),
+        min_size=2,
+        max_size=30,
+    ),
+    steps=st.integers(1, 12),
+    seed=st.integers(0, 2**31 - 1),
+    tolerance=st.sampled_from([0.0, 1e-6, 0.05, 0.5, 2.0]),
+)
+def test_negative_mass_bounds_hold_for_every_run(eigenvalues, steps, seed, tolerance):
+    """Chebyshev–Markov–Stieltjes: per run, the exact weight of the start vector's spectral
+    measure below −tolerance (eigh) lies within the bounds, for any number of steps; the
+    estimate lies within them too."""
+    matrix, _ = with_spectrum(eigenvalues, seed % 1000)
+    n = len(eigenvalues)
+    result = slq(MatrixOperator(matrix), n_runs=2, steps=steps, seed=seed)
+    for run in range(2):
+        v = slq_start_vector(n, seed, run, "rademacher", F64, CPU).numpy()
+        exact = exact_mass_below(matrix, v, -tolerance)
+        bounds = negative_mass_bounds(result.nodes[run], result.weights[run], tolerance=tolerance)
+        assert bounds.lower - 1e-9 <= exact <= bounds.upper + 1e-9
+        assert bounds.lower - 1e-12 <= bounds.estimate <= bounds.upper + 1e-12
+        assert bounds.estimate == negative_mass(
+            result.nodes[run], result.weights[run], tolerance=tolerance
+        )
+
+
+def test_negative_mass_bounds_narrow_with_steps_and_reject_bad_tolerances():
+    """A continuum of eigenvalues through zero (as trained networks have): the interval of
+    a 4-step run is wide, a full run's holds just one eigenvalue's weight on each side."""
+    spectrum = np.linspace(-1.0, 3.0, 40)
+    matrix, _ = with_spectrum(spectrum, 3)
+    short = negative_mass_bounds(*_run(matrix, 4), tolerance=0.0)
+    full = negative_mass_bounds(*_run(matrix, 40), tolerance=0.0)
+    assert short.upper - short.lower > 0.2 > full.upper - full.lower
+    for bad in (-1.0, math.nan, math.inf):
+        with pytest.raises(LosstopoError, match="tolerance"):
+            negative_mass_bounds(*_run(matrix, 4), tolerance=bad)
+
+
+def _run(matrix: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    result = slq(MatrixOperator(matrix), n_runs=1, steps=steps, seed=0)
+    return result.nodes, result.weights
+
+
+def test_negative_mass_of_a_trained_unet_crf_against_its_dense_hessian(trained_unet):
+    """A small trained UNet-CRF (509 parameters, BatchNorm in eval mode): its spectrum has a
+    continuum of small eigenvalues of both signs, the case where an SLQ point estimate of the
+    negative mass is fragile. float32 HVPs deviate from the dense float64 Hessian by far less
+    than the 1e-6·λmax tolerance; the bounds of float32 runs bracket each start vector's exact
+    mass below the tolerance, and a full-length run in float32 gives float64's estimate."""
+    from losstopo.stages import NEGATIVE_MASS_TOLERANCE
+
+    objective_of, dense = trained_unet
+    values = np.linalg.eigvalsh(dense)
+    top = float(np.max(np.abs(values)))
+    assert np.mean(values < 0) > 0.1 and np.mean(np.abs(values) < 1e-3 * top) > 0.3
+    n = len(dense)
+    operator32 = HVPOperator(objective_of(torch.float32))
+    probe = torch.randn(n, generator=torch.Generator().manual_seed(0), dtype=F64)
+    error = (operator32(probe.float()).double() - torch.as_tensor(dense) @ probe).norm()
+    assert float(error / (top * probe.norm())) < 0.2 * NEGATIVE_MASS_TOLERANCE
+    tolerance = NEGATIVE_MASS_TOLERANCE * top
+    for steps in (10, 30):
+        result = slq(operator32, n_runs=3, steps=steps, seed=4)
+        for run in range(3):
+            v = slq_start_vector(n, 4, run, "rademacher", F64, CPU).numpy()
+            exact = exact_mass_below(dense, v, -tolerance)
+            bounds = negative_mass_bounds(
+                result.nodes[run], result.weights[run], tolerance=tolerance
+            )
+            assert bounds.lower - 1e-6 <= exact <= bounds.upper + 1e-6
+    full32 = slq(operator32, n_runs=1, steps=n, seed=5)
+    full64 = slq(HVPOperator(objective_of(F64)), n_runs=1, steps=n, seed=5)
+    mass32 = negative_mass(full32.nodes, full32.weights, tolerance=tolerance)
+    mass64 = negative_mass(full64.nodes, full64.weights, tolerance=tolerance)
+    assert mass32 == pytest.approx(mass64, abs=0.02)
 
 
 # ------------------------------------------------------------------------------- determinism

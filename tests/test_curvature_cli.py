@@ -118,6 +118,9 @@ def test_tables_carry_the_curvature_of_each_checkpoint(run, tmp_path):
     assert row.hessian_trace == attrs["hessian_trace"]
     assert row.hessian_trace_se == attrs["hessian_trace_se"]
     assert row.esd_negative_mass == attrs["esd_negative_mass"]
+    assert row.esd_negative_mass_lower == attrs["esd_negative_mass_lower"]
+    assert row.esd_negative_mass_upper == attrs["esd_negative_mass_upper"]
+    assert row.esd_negative_mass_lower <= row.esd_negative_mass <= row.esd_negative_mass_upper
 
 
 def test_the_spectral_density_figure_draws_each_file_in_its_panel(run, tmp_path):

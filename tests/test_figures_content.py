@@ -589,6 +589,41 @@ def test_topology_vs_metric_draws_any_problem_by_its_own_columns():
         topology_vs_metric(table, "relative_l2_error", colour_by=("run",))
 
 
+def test_negative_mass_panel_draws_its_bounds_as_error_bars():
+    """Each row's error bar spans exactly [esd_negative_mass_lower, _upper] at its metric."""
+    from matplotlib.collections import LineCollection
+
+    from losstopo.plots.figures import topology_vs_metric
+
+    table = model_table()
+    rng = np.random.default_rng(5)
+    table["esd_negative_mass"] = rng.uniform(0.2, 0.6, 8)
+    table["esd_negative_mass_lower"] = table.esd_negative_mass - rng.uniform(0, 0.2, 8)
+    table["esd_negative_mass_upper"] = table.esd_negative_mass + rng.uniform(0, 0.3, 8)
+    panels = ("basin_depth_decades", "basin_fraction", "top_eigenvalue", "esd_negative_mass")
+    fig = topology_vs_metric(table, "test_accuracy", colour_by=("run",), panels=panels)
+    bars = [
+        c
+        for c in fig.axes[3].collections
+        if isinstance(c, LineCollection) and c.get_gid() == "bounds-esd_negative_mass"
+    ]
+    segments = sorted(
+        (float(seg[0, 0]), float(seg[:, 1].min()), float(seg[:, 1].max()))
+        for bar in bars
+        for seg in bar.get_segments()
+    )
+    expected = sorted(
+        zip(
+            table.test_accuracy,
+            table.esd_negative_mass_lower,
+            table.esd_negative_mass_upper,
+            strict=True,
+        )
+    )
+    np.testing.assert_allclose(segments, expected)
+    assert not any(c.get_gid() == "bounds-top_eigenvalue" for c in fig.axes[2].collections)
+
+
 def test_topology_vs_metric_cli(tmp_path, capsys):
     from losstopo.cli import main
 

@@ -184,7 +184,7 @@ def compute_curvature(
     import numpy as np
     import torch
 
-    from losstopo.hessian.curvature import hutchinson_trace, negative_mass, slq
+    from losstopo.hessian.curvature import hutchinson_trace, negative_mass_bounds, slq
     from losstopo.hessian.curvature import spectral_density as smoothed_density
     from losstopo.hessian.operator import HVPOperator
     from losstopo.io.curvature_file import curvature_dataset
@@ -247,8 +247,7 @@ def compute_curvature(
     # weight clearly below zero: trained networks put much of their spectrum within
     # rounding of zero, where a Ritz node's sign is arbitrary
     tolerance = NEGATIVE_MASS_TOLERANCE * float(np.nanmax(np.abs(quadrature.nodes)))
-    mass = negative_mass(quadrature.nodes, quadrature.weights, tolerance=tolerance)
-    attrs["esd_negative_tolerance"] = tolerance
+    mass = negative_mass_bounds(quadrature.nodes, quadrature.weights, tolerance=tolerance)
     return curvature_dataset(trace, quadrature, density, mass, attrs)
 
 

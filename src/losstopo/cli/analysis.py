@@ -85,7 +85,8 @@ def _cmd_curvature(args: argparse.Namespace) -> None:
     write_curvature(dataset, args.out)
     info = dataset.attrs
     log.info(
-        "%s: trace %.6g ± %.2g (%d probes, %s), ESD from %d SLQ runs, negative mass %.3g, %d HVPs",
+        "%s: trace %.6g ± %.2g (%d probes, %s), ESD from %d SLQ runs, negative mass %.3g "
+        "(bounds %.3g to %.3g), %d HVPs",
         args.checkpoint,
         info["hessian_trace"],
         info["hessian_trace_se"],
@@ -93,6 +94,8 @@ def _cmd_curvature(args: argparse.Namespace) -> None:
         info["trace_stopped"],
         info["slq_runs"],
         info["esd_negative_mass"],
+        info["esd_negative_mass_lower"],
+        info["esd_negative_mass_upper"],
         info["trace_n_hvps"] + info["slq_n_hvps"],
     )
 

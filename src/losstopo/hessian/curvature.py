@@ -13,8 +13,9 @@ top-k solvers, and never know which problem the objective belongs to.
   steps give an ``m``-point Gauss quadrature of the spectral measure ``Σᵢ (uᵢᵀv)² δ(λ − λᵢ)``
   of ``H`` seen from ``v``; the average over start vectors estimates the eigenvalue spectral
   density (ESD) ``(1/n) Σᵢ δ(λ − λᵢ)``. Nodes and weights are kept raw, one row per run.
-- :func:`spectral_density`, :func:`symlog_grid`, :func:`negative_mass`, :func:`quadrature`,
-  :func:`wasserstein1` — what is read off the quadrature (all numpy, no HVPs).
+- :func:`spectral_density`, :func:`symlog_grid`, :func:`negative_mass`,
+  :func:`negative_mass_bounds`, :func:`quadrature`, :func:`wasserstein1` — what is read off
+  the quadrature (all numpy, no HVPs).
 """
 
 from __future__ import annotations
@@ -374,6 +375,51 @@ def negative_mass(nodes: np.ndarray, weights: np.ndarray, *, tolerance: float = 
     if not tolerance >= 0:
         raise LosstopoError(f"tolerance must be >= 0, got {tolerance}")
     return quadrature(nodes, weights, lambda x: (x < -tolerance).astype(np.float64))
+
+
+@dataclass
+class NegativeMass:
+    """The SLQ estimate of the spectral weight below ``−tolerance`` and what bounds it."""
+
+    estimate: float  # the Gauss rule applied to the step function (mean over runs)
+    lower: float  # mean over runs of the Chebyshev–Markov–Stieltjes lower bound
+    upper: float  # ... and upper bound
+    tolerance: float
+
+
+def negative_mass_bounds(
+    nodes: np.ndarray, weights: np.ndarray, *, tolerance: float = 0.0
+) -> NegativeMass:
+    """The negative mass with bounds that hold for every spectrum the quadrature is exact for.
+
+    A Gauss rule integrates a step function only to within the weights of the nodes beside
+    the step. The Chebyshev–Markov–Stieltjes inequalities make that exact: if ``θₖ < x ≤ θₖ₊₁``
+    are the nodes of one run on either side of ``x = −tolerance`` and ``S = Σ_{θⱼ<x} wⱼ``, the
+    start vector's spectral measure puts between ``S − wₖ`` and ``S + wₖ₊₁`` below ``x``. The
+    bounds are averaged over runs like the estimate. A wide interval says the Lanczos steps do
+    not resolve the spectrum near zero (trained networks put a continuum there), which a
+    point estimate alone would hide; it narrows as steps grow.
+    """
+    if not tolerance >= 0 or not math.isfinite(tolerance):
+        raise LosstopoError(f"tolerance must be a finite number >= 0, got {tolerance}")
+    nodes, weights = _runs(nodes, weights)
+    cut = -tolerance
+    lower, upper = [], []
+    for run_nodes, run_weights in zip(nodes, weights, strict=True):
+        valid = ~np.isnan(run_nodes)
+        x, w = run_nodes[valid], run_weights[valid]
+        below = x < cut
+        mass = float(w[below].sum())
+        left = float(w[below][np.argmax(x[below])]) if below.any() else 0.0
+        right = float(w[~below][np.argmin(x[~below])]) if (~below).any() else 0.0
+        lower.append(mass - left)
+        upper.append(mass + right)
+    return NegativeMass(
+        estimate=negative_mass(nodes, weights, tolerance=tolerance),
+        lower=float(np.mean(lower)),
+        upper=float(np.mean(upper)),
+        tolerance=float(tolerance),
+    )
 
 
 # ----------------------------------------------------------------------------- density

@@ -19,7 +19,12 @@ from losstopo.io.netcdf import open_checked, write_dataset_atomic
 if TYPE_CHECKING:
     import xarray as xr
 
-    from losstopo.hessian.curvature import SpectralDensity, SpectralQuadrature, TraceEstimate
+    from losstopo.hessian.curvature import (
+        NegativeMass,
+        SpectralDensity,
+        SpectralQuadrature,
+        TraceEstimate,
+    )
 
 VARIABLES = ["trace_samples", "slq_nodes", "slq_weights", "esd_grid", "esd_density"]
 
@@ -28,7 +33,7 @@ def curvature_dataset(
     trace: TraceEstimate,
     quadrature: SpectralQuadrature,
     density: SpectralDensity,
-    negative_mass: float,
+    negative_mass: NegativeMass,
     attrs: dict[str, Any],
 ) -> xr.Dataset:
     """The trace estimate with its samples, the SLQ nodes and weights, and the smoothed ESD."""
@@ -76,7 +81,10 @@ def curvature_dataset(
             "slq_seconds": quadrature.seconds,
             "n_parameters": quadrature.n,
             "esd_width_grid_steps": density.width,
-            "esd_negative_mass": float(negative_mass),
+            "esd_negative_mass": negative_mass.estimate,
+            "esd_negative_mass_lower": negative_mass.lower,
+            "esd_negative_mass_upper": negative_mass.upper,
+            "esd_negative_tolerance": negative_mass.tolerance,
             **attrs,
         },
     )
@@ -101,6 +109,8 @@ class DensityCurve:
     trace: float
     trace_se: float
     negative_mass: float
+    negative_mass_lower: float
+    negative_mass_upper: float
 
 
 def read_density_curve(path: str | Path, label: str) -> DensityCurve:
@@ -114,17 +124,25 @@ def read_density_curve(path: str | Path, label: str) -> DensityCurve:
         trace=summary["hessian_trace"],
         trace_se=summary["hessian_trace_se"],
         negative_mass=summary["esd_negative_mass"],
+        negative_mass_lower=summary["esd_negative_mass_lower"],
+        negative_mass_upper=summary["esd_negative_mass_upper"],
     )
 
 
+SUMMARY_COLUMNS = (
+    "hessian_trace",
+    "hessian_trace_se",
+    "esd_negative_mass",
+    "esd_negative_mass_lower",
+    "esd_negative_mass_upper",
+)
+
+
 def curvature_summary(attrs: dict[str, Any]) -> dict[str, float]:
-    """The table columns of a ``curvature.nc``: trace, its standard error, negative mass."""
-    return {
-        "hessian_trace": float(attrs["hessian_trace"]),
-        "hessian_trace_se": float(attrs["hessian_trace_se"]),
-        "esd_negative_mass": float(attrs["esd_negative_mass"]),
-    }
+    """The table columns of a ``curvature.nc``: trace, its standard error, negative mass
+    with its bounds (NaN for files written before the bounds were recorded)."""
+    return {key: float(attrs.get(key, np.nan)) for key in SUMMARY_COLUMNS}
 
 
 def empty_summary() -> dict[str, float]:
-    return dict.fromkeys(("hessian_trace", "hessian_trace_se", "esd_negative_mass"), np.nan)
+    return dict.fromkeys(SUMMARY_COLUMNS, np.nan)

@@ -16,7 +16,8 @@ from losstopo.io.curvature_file import DensityCurve
 def _curve_label(curve: DensityCurve) -> str:
     return (
         f"{curve.label}: tr {curve.trace:.3g} ± {curve.trace_se:.1g}, "
-        f"{100 * curve.negative_mass:.0f} % < 0"
+        f"{100 * curve.negative_mass:.0f} % < 0 "
+        f"({100 * curve.negative_mass_lower:.0f}–{100 * curve.negative_mass_upper:.0f} %)"
     )
 
 

@@ -405,7 +405,8 @@ def _descriptor_grid(
     suptitle: str,
 ) -> Figure:
     """A 2×2 grid of descriptor-vs-performance scatters with Spearman ρ in each title; a
-    constant descriptor is stated in words instead of drawn as a flat row of points."""
+    constant descriptor is stated in words instead of drawn as a flat row of points, and one
+    with ``<column>_lower``/``_upper`` columns (the ESD's negative mass) gets error bars."""
     fig, axes = plt.subplots(2, 2, figsize=(10.5, 6.6))
     for ax, (column, (label, log_y)) in zip(axes.ravel(), panels.items(), strict=True):
         values = table[column]
@@ -426,11 +427,26 @@ def _descriptor_grid(
             ax.set_yticks([])
             ax.set_title(label, fontsize=9)
             continue
+        bounded = {f"{column}_lower", f"{column}_upper"} <= set(table.columns)
         for colour_mask, colour, _ in colour_groups:
             for marker_mask, marker, _ in marker_groups:
                 rows = table[colour_mask & marker_mask]
                 if rows.empty:
                     continue
+                if bounded:  # the interval the estimate is known to lie in
+                    ax.errorbar(
+                        rows[x],
+                        rows[column],
+                        yerr=(
+                            (rows[column] - rows[f"{column}_lower"]).clip(lower=0),
+                            (rows[f"{column}_upper"] - rows[column]).clip(lower=0),
+                        ),
+                        fmt="none",
+                        ecolor=colour,
+                        elinewidth=0.8,
+                        alpha=0.6,
+                        gid=f"bounds-{column}",
+                    )
                 ax.scatter(
                     rows[x],
                     rows[column],
