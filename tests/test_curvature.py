@@ -294,6 +294,15 @@ def test_deflation_with_lanczos_pairs_of_the_model_operator(models):
 # ------------------------------------------------------------------------------- SLQ
 
 
+def spectra(max_size: int) -> st.SearchStrategy[list[float]]:
+    """Eigenvalues in [−10, 10] rounded to 0.1, so repeated values and zeros are likely."""
+    return st.lists(
+        st.floats(-10, 10, allow_subnormal=False).map(lambda x: round(x, 1)),
+        min_size=2,
+        max_size=max_size,
+    )
+
+
 def check_quadrature_exact(matrix: np.ndarray, result, seed: int, start: str) -> None:
     """Σⱼ wⱼ θⱼᵖ = vᵀHᵖv/‖v‖² for p < 2·steps, relative to the magnitude moment vᵀ|H|ᵖv."""
     values, vectors = np.linalg.eigh(matrix)
@@ -312,11 +321,7 @@ def check_quadrature_exact(matrix: np.ndarray, result, seed: int, start: str) ->
 @example(eigenvalues=[1.6, 7.0, 0.0, 0.0, 7.0, 1.0, 1.5, 0.5], steps=7, seed=0, start="rademacher")
 @example(eigenvalues=[5.0, 0.2, 0.1] + [0.0] * 10 + [5.0, 1.0], steps=7, seed=538, start="gaussian")
 @given(
-    eigenvalues=st.lists(
-        st.floats(-10, 10, allow_subnormal=False).map(lambda x: round(x, 1)),
-        min_size=2,
-        max_size=24,
-    ),
+    eigenvalues=spectra(24),
     steps=st.integers(1, 30),
     seed=st.integers(0, 2**31 - 1),
     start=st.sampled_from(["rademacher", "gaussian"]),
@@ -527,11 +532,7 @@ def exact_mass_below(matrix: np.ndarray, v: np.ndarray, cut: float) -> float:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    eigenvalues=st.lists(
-        st.floats(-10, 10, allow_subnormal=False).map(lambda x: round(x, 1)),
-        min_size=2,
-        max_size=30,
-    ),
+    eigenvalues=spectra(30),
     steps=st.integers(1, 12),
     seed=st.integers(0, 2**31 - 1),
     tolerance=st.sampled_from([0.0, 1e-6, 0.05, 0.5, 2.0]),
