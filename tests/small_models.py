@@ -28,13 +28,10 @@ def batchnorm_classifier() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]
     return model, images, labels
 
 
-def trained_unet_crf(
-    steps: int = 300,
-) -> tuple[Callable[[torch.dtype], Objective], torch.nn.Module]:
+def trained_unet_crf(steps: int = 300) -> Callable[[torch.dtype], Objective]:
     """A UNet with its mean-field CRF (width 2, depth 2: 509 parameters) fitted by Adam to
     four random 8×8 images with a three-class labelling of their first two channels, in eval
-    mode. Returns a factory of its objective in a given dtype (the same weights) and the
-    float64 model."""
+    mode. Returns a factory of its objective in a given dtype (the same weights)."""
     import torch.nn.functional as F
 
     from losstopo.problems.segmentation.unet import build_unet
@@ -58,4 +55,4 @@ def trained_unet_crf(
         copy = copy.to(dtype)
         return Objective.from_module(copy, F.cross_entropy, (images.to(dtype), labels))
 
-    return objective, model
+    return objective

@@ -107,7 +107,7 @@ def models():
 @pytest.fixture(scope="module")
 def trained_unet():
     """(objective factory by dtype, dense float64 Hessian) of a small trained UNet-CRF."""
-    objective_of, _ = trained_unet_crf()
+    objective_of = trained_unet_crf()
     objective = objective_of(F64)
     dense = torch.func.hessian(lambda v: objective(objective.unflatten(v)))(objective.theta())
     dense = dense.numpy()

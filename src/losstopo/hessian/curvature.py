@@ -372,8 +372,8 @@ def negative_mass(nodes: np.ndarray, weights: np.ndarray, *, tolerance: float = 
     and one Ritz node can carry that whole cluster to either side: there a tolerance relative
     to the largest eigenvalue (e.g. 1e-6·λmax) gives the stable number.
     """
-    if not tolerance >= 0:
-        raise LosstopoError(f"tolerance must be >= 0, got {tolerance}")
+    if not tolerance >= 0 or not math.isfinite(tolerance):
+        raise LosstopoError(f"tolerance must be a finite number >= 0, got {tolerance}")
     return quadrature(nodes, weights, lambda x: (x < -tolerance).astype(np.float64))
 
 
@@ -400,8 +400,7 @@ def negative_mass_bounds(
     not resolve the spectrum near zero (trained networks put a continuum there), which a
     point estimate alone would hide; it narrows as steps grow.
     """
-    if not tolerance >= 0 or not math.isfinite(tolerance):
-        raise LosstopoError(f"tolerance must be a finite number >= 0, got {tolerance}")
+    estimate = negative_mass(nodes, weights, tolerance=tolerance)  # checks the arguments
     nodes, weights = _runs(nodes, weights)
     cut = -tolerance
     lower, upper = [], []
@@ -415,7 +414,7 @@ def negative_mass_bounds(
         lower.append(mass - left)
         upper.append(mass + right)
     return NegativeMass(
-        estimate=negative_mass(nodes, weights, tolerance=tolerance),
+        estimate=estimate,
         lower=float(np.mean(lower)),
         upper=float(np.mean(upper)),
         tolerance=float(tolerance),

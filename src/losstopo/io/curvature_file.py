@@ -140,8 +140,8 @@ SUMMARY_COLUMNS = (
 
 def curvature_summary(attrs: dict[str, Any]) -> dict[str, float]:
     """The table columns of a ``curvature.nc``: trace, its standard error, negative mass
-    with its bounds (NaN for files written before the bounds were recorded)."""
-    return {key: float(attrs.get(key, np.nan)) for key in SUMMARY_COLUMNS}
+    with its bounds."""
+    return {key: float(attrs[key]) for key in SUMMARY_COLUMNS}
 
 
 def empty_summary() -> dict[str, float]:
