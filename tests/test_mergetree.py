@@ -14,11 +14,26 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from losstopo.errors import LosstopoError
+from losstopo.topology import mergetree
 from losstopo.topology.mergetree import MINIMUM, ROOT, SADDLE, merge_tree
 from losstopo.topology.neighbors import knn_graph
 
 GRID = ("full", "freudenthal", "axis")
 SHAPES = [(17,), (6, 6), (5, 4, 5), (4, 4, 4, 4)]
+
+
+@pytest.fixture(autouse=True, scope="module", params=["interpreted", "compiled"])
+def sweep_kernel(request):
+    """Every test of this module runs on both kernels of the one sweep source (module
+    scope: hypothesis tests take no function-scoped fixture)."""
+    if request.param == "compiled":
+        chosen = mergetree.compiled_kernels()
+    else:
+        chosen = (mergetree._sweep, mergetree._subtree_sizes)
+    original = mergetree.kernels
+    mergetree.kernels = lambda visits: chosen
+    yield request.param
+    mergetree.kernels = original
 
 
 # ---------------------------------------------------------------------------- oracles

@@ -42,12 +42,34 @@ def test_help_and_argument_errors_import_nothing_heavy():
     assert imported_modules(["hessian", "missing.pt", "--top-k", "x"]) == set()
 
 
-def test_a_topology_job_imports_only_the_merge_tree_kernel(tmp_path):
+def test_a_small_topology_job_imports_nothing_heavy(tmp_path):
     landscape = tmp_path / "landscape.nc"
     small_landscape(landscape)
     out = tmp_path / "topology.nc"
-    assert imported_modules(["topology", str(landscape), "--out", str(out)]) <= {"numba", "scipy"}
+    assert imported_modules(["topology", str(landscape), "--out", str(out)]) == set()
     assert out.is_file()
+
+
+def test_the_merge_tree_compiles_only_above_the_visit_threshold():
+    """A sweep below ``COMPILE_ABOVE_VISITS`` runs interpreted without importing numba; a
+    larger one loads the compiled kernel, which later small sweeps then reuse; both give
+    the same tree."""
+    code = (
+        "import sys, numpy as np\n"
+        "from losstopo.topology import mergetree as m\n"
+        "a = np.random.default_rng(0).random((9, 9, 9, 9))\n"
+        "assert len(a.ravel()) * 80 > m.COMPILE_ABOVE_VISITS > 11 ** 3 * 26\n"
+        "small = m.merge_tree(a[:, :, :3, 0])\n"
+        "print('numba' in sys.modules)\n"
+        "m.merge_tree(a)\n"
+        "print('numba' in sys.modules, m.kernels(1) == m.compiled_kernels())\n"
+        "again = m.merge_tree(a[:, :, :3, 0])\n"
+        "print(all(np.array_equal(getattr(small, f), getattr(again, f)) for f in\n"
+        "    ('node_vertex', 'node_kind', 'node_parent', 'node_size', 'segmentation')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True", "True", "True"]
 
 
 def test_the_topology_file_written_without_xarray_reads_back_as_its_dataset(tmp_path):

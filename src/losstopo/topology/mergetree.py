@@ -3,16 +3,18 @@
 Vertices are added in order of (value, flat index); non-finite values count as +∞. A vertex
 with no lower neighbour starts a minimum; one that joins ≥ 2 components is a saddle, where
 every component but the elder (lowest minimum) dies — one persistence pair each. The sweep
-runs compiled (numba) with path-halving and union by rank, on implicit grid neighbourhoods
-or on a CSR graph: the k-NN graph of grid indices or of scattered points
-(``merge_tree_on_points``, for landscapes sampled beyond four dimensions).
+uses path-halving and union by rank, on implicit grid neighbourhoods or on a CSR graph: the
+k-NN graph of grid indices or of scattered points (``merge_tree_on_points``, for landscapes
+sampled beyond four dimensions). One source serves two kernels: small sweeps run it
+interpreted, large ones compiled by numba (see ``COMPILE_ABOVE_VISITS``).
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from losstopo.errors import LosstopoError
@@ -27,15 +29,14 @@ from losstopo.topology.neighbors import (
 MINIMUM, SADDLE, ROOT = 0, 1, 2
 
 
-@numba.njit(cache=True)
-def _find(parent: np.ndarray, x: int) -> int:
-    while parent[x] != x:
-        parent[x] = parent[parent[x]]
-        x = parent[x]
-    return x
+# A sweep visits every neighbour of every vertex once. Below this many visits the interpreted
+# kernel (about 0.8 µs a visit) is done before numba could be imported and its cached kernel
+# loaded (about 0.4 s, once per process: benchmarks/startup.py), so the small landscapes of
+# a study never import numba; larger sweeps, and every sweep once the compiled kernel is
+# loaded in the process, run compiled.
+COMPILE_ABOVE_VISITS = 500_000
 
 
-@numba.njit(cache=True)
 def _sweep(order, shape, offsets, indptr, indices, use_grid):
     n = order.shape[0]
     dims = shape.shape[0]
@@ -95,7 +96,10 @@ def _sweep(order, shape, offsets, indptr, indices, use_grid):
                         continue
                 if not added[u] or u == v:
                     continue
-                r = _find(parent, u)
+                r = u  # find, with path halving
+                while parent[r] != r:
+                    parent[r] = parent[parent[r]]
+                    r = parent[r]
                 seen = False
                 for j in range(n_roots):
                     if roots[j] == r:
@@ -109,7 +113,10 @@ def _sweep(order, shape, offsets, indptr, indices, use_grid):
                 u = indices[p]
                 if not added[u] or u == v:
                     continue
-                r = _find(parent, u)
+                r = u  # find, with path halving
+                while parent[r] != r:
+                    parent[r] = parent[parent[r]]
+                    r = parent[r]
                 seen = False
                 for j in range(n_roots):
                     if roots[j] == r:
@@ -188,7 +195,6 @@ def _sweep(order, shape, offsets, indptr, indices, use_grid):
     )
 
 
-@numba.njit(cache=True)
 def _subtree_sizes(node_parent: np.ndarray, arc_size: np.ndarray) -> np.ndarray:
     """Cumulative sizes; children are always created before their parents."""
     size = arc_size.astype(np.int64).copy()
@@ -197,6 +203,26 @@ def _subtree_sizes(node_parent: np.ndarray, arc_size: np.ndarray) -> np.ndarray:
         if p >= 0:
             size[p] += size[node]
     return size
+
+
+Kernels = tuple[Callable[..., tuple], Callable[[np.ndarray, np.ndarray], np.ndarray]]
+
+
+@functools.cache
+def compiled_kernels() -> Kernels:
+    """The sweep and subtree-size kernels compiled by numba (cached on disk), loaded once
+    per process."""
+    import numba
+
+    return numba.njit(cache=True)(_sweep), numba.njit(cache=True)(_subtree_sizes)
+
+
+def kernels(visits: int) -> Kernels:
+    """The kernels for a sweep of ``visits`` neighbour visits: compiled above
+    ``COMPILE_ABOVE_VISITS`` or once loaded, otherwise the same source interpreted."""
+    if visits > COMPILE_ABOVE_VISITS or compiled_kernels.cache_info().currsize:
+        return compiled_kernels()
+    return _sweep, _subtree_sizes
 
 
 @dataclass
@@ -408,11 +434,14 @@ def _tree_of(
     if graph is None:
         indptr = indices = np.zeros(1, dtype=np.int64)
         use_grid = True
+        visits = len(values) * len(offsets)
     else:
         indptr, indices = graph
         offsets = np.zeros((0, dims), dtype=np.int64)
         use_grid = False
-    (node_vertex, node_kind, node_parent, pair_min, pair_saddle, segmentation, n_comp) = _sweep(
+        visits = len(indices)
+    sweep, subtree_sizes = kernels(visits)
+    (node_vertex, node_kind, node_parent, pair_min, pair_saddle, segmentation, n_comp) = sweep(
         order, np.asarray(shape, dtype=np.int64), offsets, indptr, indices, use_grid
     )
     n_nodes = len(node_vertex)
@@ -426,7 +455,7 @@ def _tree_of(
         node_vertex=node_vertex,
         node_kind=node_kind,
         node_parent=node_parent,
-        node_size=_subtree_sizes(node_parent, arc_size),
+        node_size=subtree_sizes(node_parent, arc_size),
         arc_size=arc_size,
         arc_mean_loss=arc_mean,
         pair_min=pair_min,
