@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path)
     parser.add_argument("--repeats", type=int, default=3, help="interleaved runs (median)")
     parser.add_argument(
-        "--repeats-3d", type=int, default=1, help="Landscaper runs of the 21³ grid (slow)"
+        "--repeats-3d", type=int, default=3, help="Landscaper runs of the 21³ grid (slow)"
     )
     parser.add_argument("--distance", type=float, default=0.01, help="Landscaper's distance")
     parser.add_argument("--k", type=int, default=4)
@@ -259,26 +259,62 @@ def main() -> None:
             ("landscape 41^2 (generic vmap path)", "-", "-", f"{median(rates):,.0f} pts/s", "")
         )
 
-        # merge tree of the 41² landscape
+        # the floor of the landscape kernel: its hidden-to-hidden batched products alone, at
+        # the rate this core runs them (chunks of 9 points), without tanh or anything else
+        # primal columns (IC, both boundaries, collocation) and the residual's tangent columns
+        columns = len(data.x_ic) + len(data.x_lb) + len(data.x_ub) + 2 * len(data.x_f)
+        hidden = hparams["hidden"]
+        shapes = [(hidden[i + 1] + 1, hidden[i] + 1) for i in range(len(hidden) - 1)]
+        per_point = 0.0
+        for height, inner in shapes:
+            a, b = torch.randn(9, height, inner), torch.randn(9, inner, columns)
+            torch.bmm(a, b)
+            start = time.perf_counter()
+            for _ in range(100):
+                torch.bmm(a, b)
+            per_point += (time.perf_counter() - start) / 900
+        flops = sum(2 * height * inner * columns for height, inner in shapes)
+        bound = 1.0 / per_point
+        rows.append(
+            (
+                "landscape kernel bound, 1 thread",
+                "-",
+                "-",
+                f"{bound:,.0f} pts/s",
+                f"hidden-layer GEMMs only: {flops / per_point / 1e9:.0f} GFLOP/s, "
+                f"{per_point * 1e6:.0f} us a point",
+            )
+        )
+
+        # merge tree of the 41² landscape: interpreted (what a small job runs, without
+        # importing numba), then the compiled kernel (large sweeps, or loaded in-process)
         if peer.has("landscaper"):
-            mt_peer, mt_ours = [], []
+            from losstopo.topology.mergetree import compiled_kernels
+
+            mt_peer, mt_interpreted, mt_compiled = [], [], []
             np.save(tmp / "tree.npy", landscapes[(2, 1)])
             for _ in range(args.repeats):
                 reply = peer("merge_tree", path=str(tmp / "tree.npy"), steps=41, distance=20.0)
                 mt_peer.append(reply["seconds"])
                 start = time.perf_counter()
                 tree = api.merge_tree(landscapes[(2, 1)])
-                mt_ours.append(time.perf_counter() - start)
-            rows.append(
-                (
-                    "merge tree 41^2",
-                    "Landscaper (topopy)",
-                    f"{median(mt_peer) * 1e3:,.1f} ms",
-                    f"{median(mt_ours) * 1e3:,.2f} ms",
-                    f"{median(mt_peer) / median(mt_ours):.0f}x "
-                    f"({reply['nodes']} vs {len(tree.node_vertex)} nodes; graphs differ)",
+                mt_interpreted.append(time.perf_counter() - start)
+            compiled_kernels()
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                api.merge_tree(landscapes[(2, 1)])
+                mt_compiled.append(time.perf_counter() - start)
+            for label, times in (("interpreted", mt_interpreted), ("compiled", mt_compiled)):
+                rows.append(
+                    (
+                        f"merge tree 41^2 ({label})",
+                        "Landscaper (topopy)",
+                        f"{median(mt_peer) * 1e3:,.1f} ms",
+                        f"{median(times) * 1e3:,.2f} ms",
+                        f"{median(mt_peer) / median(times):,.0f}x "
+                        f"({reply['nodes']} vs {len(tree.node_vertex)} nodes; graphs differ)",
+                    )
                 )
-            )
 
         # top-k Hessian pairs, float64, 1 thread
         hess_peer: dict[str, list[dict]] = {"pyhessian": [], "hessian-eigenthings": []}

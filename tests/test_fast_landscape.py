@@ -7,9 +7,14 @@ objective at every point θ + αD, to float tolerance.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from torch.func import vmap
 
 from losstopo.io.checkpoint import load_objective
@@ -17,7 +22,7 @@ from losstopo.landscape.evaluation import LandscapeEvaluator, evaluate_alphas, s
 from losstopo.landscape.grid import grid_alphas, grid_axes
 from losstopo.objective import Objective
 from losstopo.problems.convection.config import PINNConfig
-from losstopo.problems.convection.mlp import MLP, SubspaceMLP, stacked_forward
+from losstopo.problems.convection.mlp import MLP, SubspaceMLP, stacked_forward, tanh_
 from losstopo.problems.convection.training import write_pinn_run
 
 F64 = torch.float64
@@ -139,3 +144,34 @@ def test_subspace_mlp_refuses_other_activations():
     x = torch.zeros(3, 2, dtype=F64)
     with pytest.raises(ValueError, match="tanh"):
         SubspaceMLP(model, theta, dirs, x, 1, torch.ones(1, 2, dtype=F64))
+
+
+@given(
+    hnp.arrays(
+        st.sampled_from([np.float32, np.float64]),
+        hnp.array_shapes(min_dims=2, max_dims=3, max_side=7),
+        elements=st.floats(-25.0, 25.0, width=32),
+    ),
+    st.integers(0, 7),
+)
+def test_tanh_in_place_matches_math_tanh_on_strided_views(values, columns):
+    """The in-place tanh of the landscape kernel (numpy's on CPU) against ``math.tanh``,
+    within 2 ulp of the dtype, on a strided view; the rest of the memory is untouched."""
+    tensor = torch.from_numpy(values.copy())
+    view = tensor[..., :columns]
+    expected = np.vectorize(math.tanh, otypes=[np.float64])(
+        values[..., :columns].astype(np.float64)
+    )
+    assert tanh_(view) is view
+    ulp = np.finfo(values.dtype).eps
+    np.testing.assert_allclose(view.numpy(), expected, rtol=2 * ulp, atol=ulp * 1e-3)
+    np.testing.assert_array_equal(tensor[..., columns:].numpy(), values[..., columns:])
+
+
+def test_tanh_in_place_keeps_autograd():
+    """Under autograd torch's tanh runs, so the gradient is 1 − tanh²."""
+    x = torch.linspace(-3.0, 3.0, 13, dtype=F64, requires_grad=True)
+    y = x * 1.0
+    tanh_(y).sum().backward()
+    expected = 1 - np.tanh(np.linspace(-3.0, 3.0, 13)) ** 2
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-14)

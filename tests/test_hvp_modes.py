@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from losstopo.hessian.operator import AUTOGRAD, FORWARD, HVPOperator
+from losstopo.hessian.operator import AUTOGRAD, FORWARD, FUNC_REVERSE, HVPOperator
 from losstopo.hessian.solvers import lanczos, start_vector
 from losstopo.objective import Objective
 from losstopo.problems.convection.mlp import MLP
@@ -78,3 +78,46 @@ def test_lanczos_records_the_mode_and_converges():
     exact = torch.linalg.eigvalsh(dense(objective))
     top = exact[exact.abs().argsort(descending=True)][:3].numpy()
     assert result.eigenvalues == pytest.approx(top, rel=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (pinn_objective, f"{FORWARD} (reverse-over-reverse failed: the derivative"),
+        (mse_objective, f"{FUNC_REVERSE} (forward mode failed: "),
+    ],
+)
+def test_auto_falls_back_in_order_and_records_why(monkeypatch, make, expected):
+    """Where the retained-graph product raises (a loss autograd cannot differentiate twice,
+    simulated here), ``auto`` takes forward-over-reverse; where that has no formula either
+    (``mse_loss``'s backward, for real), ``torch.func``'s reverse-over-reverse. The products
+    still equal the dense Hessian, and the mode names each failure."""
+
+    def no_double_backward(self, tangent):
+        raise RuntimeError("the derivative of this backward is not implemented")
+
+    monkeypatch.setattr(HVPOperator, "_autograd_hvp", no_double_backward)
+    objective = make()
+    h = dense(objective)
+    hvp = HVPOperator(objective)
+    for seed in range(3):
+        v = start_vector(objective.n_parameters, seed, F64, torch.device("cpu"))
+        torch.testing.assert_close(hvp(v), h @ v, rtol=1e-9, atol=1e-12)
+    assert hvp.mode.startswith(expected)
+    assert hvp.count == 3
+
+
+def test_a_later_failure_is_an_error_not_a_fallback(monkeypatch):
+    """Once a mode has worked, a failure is a real error (raised), never a silent switch."""
+    objective = pinn_objective()
+    hvp = HVPOperator(objective)
+    v = start_vector(objective.n_parameters, 0, F64, torch.device("cpu"))
+    hvp(v)
+
+    def broken(self, tangent):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(HVPOperator, "_autograd_hvp", broken)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        hvp(v)
+    assert hvp.mode == AUTOGRAD and hvp.count == 1

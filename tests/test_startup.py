@@ -51,17 +51,21 @@ def test_a_small_topology_job_imports_nothing_heavy(tmp_path):
 
 
 def test_the_merge_tree_compiles_only_above_the_visit_threshold():
-    """A sweep below ``COMPILE_ABOVE_VISITS`` runs interpreted without importing numba; a
-    larger one loads the compiled kernel, which later small sweeps then reuse; both give
-    the same tree."""
+    """Sweeps run interpreted without importing numba while the process's interpreted visits
+    stay within ``COMPILE_ABOVE_VISITS``; the sweep that would pass it loads the compiled
+    kernel, which every later sweep reuses; both give the same tree."""
     code = (
         "import sys, numpy as np\n"
         "from losstopo.topology import mergetree as m\n"
         "a = np.random.default_rng(0).random((9, 9, 9, 9))\n"
-        "assert len(a.ravel()) * 80 > m.COMPILE_ABOVE_VISITS > 11 ** 3 * 26\n"
+        "assert 2 * 9 ** 3 * 26 < m.COMPILE_ABOVE_VISITS < 9 ** 4 * 80\n"
         "small = m.merge_tree(a[:, :, :3, 0])\n"
         "print('numba' in sys.modules)\n"
-        "m.merge_tree(a)\n"
+        "n = (m.COMPILE_ABOVE_VISITS - 9 * 9 * 3 * 26) // (9 ** 3 * 26)\n"
+        "for _ in range(n):\n"
+        "    m.merge_tree(a[..., 0])\n"
+        "print('numba' in sys.modules)\n"
+        "m.merge_tree(a[..., 0])\n"
         "print('numba' in sys.modules, m.kernels(1) == m.compiled_kernels())\n"
         "again = m.merge_tree(a[:, :, :3, 0])\n"
         "print(all(np.array_equal(getattr(small, f), getattr(again, f)) for f in\n"
@@ -69,7 +73,19 @@ def test_the_merge_tree_compiles_only_above_the_visit_threshold():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "True", "True", "True"]
+    assert result.stdout.split() == ["False", "False", "True", "True", "True"]
+
+
+def test_one_large_sweep_compiles_at_once():
+    code = (
+        "import sys, numpy as np\n"
+        "from losstopo.topology import mergetree as m\n"
+        "m.merge_tree(np.random.default_rng(0).random((9, 9, 9, 9)))\n"
+        "print('numba' in sys.modules, m._interpreted_visits)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "0"]
 
 
 def test_the_topology_file_written_without_xarray_reads_back_as_its_dataset(tmp_path):

@@ -32,9 +32,11 @@ MINIMUM, SADDLE, ROOT = 0, 1, 2
 # A sweep visits every neighbour of every vertex once. Below this many visits the interpreted
 # kernel (about 0.8 µs a visit) is done before numba could be imported and its cached kernel
 # loaded (about 0.4 s, once per process: benchmarks/startup.py), so the small landscapes of
-# a study never import numba; larger sweeps, and every sweep once the compiled kernel is
-# loaded in the process, run compiled.
+# a study never import numba. The compiled kernel is loaded as soon as the visits of this
+# sweep plus those already interpreted in the process would exceed it (so a process never
+# spends more than about twice the load time interpreting), and then serves every sweep.
 COMPILE_ABOVE_VISITS = 500_000
+_interpreted_visits = 0
 
 
 def _sweep(order, shape, offsets, indptr, indices, use_grid):
@@ -218,10 +220,14 @@ def compiled_kernels() -> Kernels:
 
 
 def kernels(visits: int) -> Kernels:
-    """The kernels for a sweep of ``visits`` neighbour visits: compiled above
-    ``COMPILE_ABOVE_VISITS`` or once loaded, otherwise the same source interpreted."""
-    if visits > COMPILE_ABOVE_VISITS or compiled_kernels.cache_info().currsize:
+    """The kernels for a sweep of ``visits`` neighbour visits: the same source interpreted
+    while this process's interpreted visits stay within ``COMPILE_ABOVE_VISITS``, otherwise
+    (and once loaded) compiled."""
+    global _interpreted_visits
+    loaded = compiled_kernels.cache_info().currsize > 0
+    if loaded or _interpreted_visits + visits > COMPILE_ABOVE_VISITS:
         return compiled_kernels()
+    _interpreted_visits += visits
     return _sweep, _subtree_sizes
 
 

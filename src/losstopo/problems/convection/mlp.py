@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -31,6 +32,17 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
+
+
+def tanh_(z: torch.Tensor) -> torch.Tensor:
+    """``tanh`` in place. For CPU tensors outside autograd numpy's SIMD ``tanh`` does it, on
+    the same memory: it measured 6–11× faster than torch's CPU ``tanh`` here, with the same
+    float32 accuracy (about 1 ulp; benchmarks/tanh.py); otherwise torch's."""
+    if z.device.type == "cpu" and not z.requires_grad and z.dtype in (torch.float32, torch.float64):
+        array = z.numpy()
+        np.tanh(array, out=array)
+        return z
+    return z.tanh_()
 
 
 # tanh(20) rounds to exactly 1.0 in float32 and float64: a hidden unit with weight 0 and
@@ -82,7 +94,7 @@ def stacked_forward(
         dz = torch.bmm(dh, augmented) if dh is not None else None
         if last:
             return z, dz
-        h = torch.tanh_(z)
+        h = tanh_(z)
         if dz is not None:
             dh = dz.mul_(1 - h[:, n_rows - tangent_rows :] ** 2)
     raise ValueError("model has no linear layers")
@@ -175,7 +187,7 @@ class SubspaceMLP:
         """``tanh`` on the primal columns, the tangent columns times ``1 − tanh²`` of their
         primal rows (the last ``tangent_rows`` primal columns), in place."""
         n, k = self.n_primal, self.tangent_rows
-        h = z[..., :n].tanh_()
+        h = tanh_(z[..., :n])
         if k:
             slope = h[..., n - k :].square().neg_().add_(1.0)
             z[..., n:].mul_(slope)
