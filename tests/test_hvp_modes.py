@@ -39,6 +39,13 @@ def dense(objective: Objective) -> torch.Tensor:
     return torch.autograd.functional.hessian(lambda v: objective(objective.unflatten(v)), theta)
 
 
+def assert_products_equal_dense(hvp: HVPOperator, h: torch.Tensor) -> None:
+    """Three products with seeded start vectors against the dense Hessian."""
+    for seed in range(3):
+        v = start_vector(hvp.n, seed, F64, torch.device("cpu"))
+        torch.testing.assert_close(hvp(v), h @ v, rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("make", [pinn_objective, mse_objective])
 @pytest.mark.parametrize("mode", ["auto", "autograd", "forward", "func-reverse"])
 def test_each_mode_equals_dense_hessian(make, mode):
@@ -51,9 +58,7 @@ def test_each_mode_equals_dense_hessian(make, mode):
         with pytest.raises(RuntimeError):
             hvp(start_vector(objective.n_parameters, 0, F64, torch.device("cpu")))
         return
-    for seed in range(3):
-        v = start_vector(objective.n_parameters, seed, F64, torch.device("cpu"))
-        torch.testing.assert_close(hvp(v), h @ v, rtol=1e-9, atol=1e-12)
+    assert_products_equal_dense(hvp, h)
     assert hvp.count == 3
     if mode in ("auto", "autograd"):
         assert hvp.mode == AUTOGRAD
@@ -100,9 +105,7 @@ def test_auto_falls_back_in_order_and_records_why(monkeypatch, make, expected):
     objective = make()
     h = dense(objective)
     hvp = HVPOperator(objective)
-    for seed in range(3):
-        v = start_vector(objective.n_parameters, seed, F64, torch.device("cpu"))
-        torch.testing.assert_close(hvp(v), h @ v, rtol=1e-9, atol=1e-12)
+    assert_products_equal_dense(hvp, h)
     assert hvp.mode.startswith(expected)
     assert hvp.count == 3
 

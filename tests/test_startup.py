@@ -50,6 +50,13 @@ def test_a_small_topology_job_imports_nothing_heavy(tmp_path):
     assert out.is_file()
 
 
+def python_output(code: str) -> list[str]:
+    """The words a fresh Python process running ``code`` prints (it must succeed)."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
 def test_the_merge_tree_compiles_only_above_the_visit_threshold():
     """Sweeps run interpreted without importing numba while the process's interpreted visits
     stay within ``COMPILE_ABOVE_VISITS``; the sweep that would pass it loads the compiled
@@ -71,9 +78,7 @@ def test_the_merge_tree_compiles_only_above_the_visit_threshold():
         "print(all(np.array_equal(getattr(small, f), getattr(again, f)) for f in\n"
         "    ('node_vertex', 'node_kind', 'node_parent', 'node_size', 'segmentation')))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "False", "True", "True", "True"]
+    assert python_output(code) == ["False", "False", "True", "True", "True"]
 
 
 def test_one_large_sweep_compiles_at_once():
@@ -83,9 +88,7 @@ def test_one_large_sweep_compiles_at_once():
         "m.merge_tree(np.random.default_rng(0).random((9, 9, 9, 9)))\n"
         "print('numba' in sys.modules, m._interpreted_visits)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "0"]
+    assert python_output(code) == ["True", "0"]
 
 
 def test_the_topology_file_written_without_xarray_reads_back_as_its_dataset(tmp_path):
