@@ -168,10 +168,20 @@ def test_tanh_in_place_matches_math_tanh_on_strided_views(values, columns):
     np.testing.assert_array_equal(tensor[..., columns:].numpy(), values[..., columns:])
 
 
-def test_tanh_in_place_keeps_autograd():
-    """Under autograd torch's tanh runs, so the gradient is 1 − tanh²."""
-    x = torch.linspace(-3.0, 3.0, 13, dtype=F64, requires_grad=True)
-    y = x * 1.0
-    tanh_(y).sum().backward()
-    expected = 1 - np.tanh(np.linspace(-3.0, 3.0, 13)) ** 2
+def test_tanh_in_place_keeps_every_derivative():
+    """Under autograd, forward-mode tangents and torch.func transforms torch's tanh runs, so
+    each derivative is 1 − tanh² (and vmap maps it)."""
+    grid = np.linspace(-3.0, 3.0, 13)
+    expected = 1 - np.tanh(grid) ** 2
+    x = torch.tensor(grid, requires_grad=True)
+    tanh_(x * 1.0).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-14)
+    x = torch.tensor(grid)
+    _, tangent = torch.func.jvp(lambda v: tanh_(v * 1.0), (x,), (torch.ones_like(x),))
+    np.testing.assert_allclose(tangent.numpy(), expected, rtol=1e-14)
+    with torch.autograd.forward_ad.dual_level():
+        dual = torch.autograd.forward_ad.make_dual(x.clone(), torch.ones_like(x))
+        tangent = torch.autograd.forward_ad.unpack_dual(tanh_(dual * 1.0)).tangent
+    np.testing.assert_allclose(tangent.numpy(), expected, rtol=1e-14)
+    mapped = torch.func.vmap(lambda v: tanh_(v * 1.0))(x.reshape(13, 1))
+    np.testing.assert_allclose(mapped.numpy().ravel(), np.tanh(grid), rtol=1e-15)
