@@ -130,11 +130,46 @@ def test_subspace_mlp_equals_stacked_forward_on_random_network():
     x = torch.rand(11, 2, dtype=F64)
     tangent = torch.randn(4, 2, dtype=F64)
     alphas = torch.randn(5, 3, dtype=F64)
-    out = SubspaceMLP(model, theta, dirs, x, 4, tangent)(alphas)
+    values, tangents = SubspaceMLP(model, theta, dirs, x, 4, tangent)(alphas)
     stacked = {k: theta[k] + torch.einsum("mn,n...->m...", alphas, d) for k, d in dirs.items()}
     u, du = stacked_forward(model, stacked, x, 4, tangent)
-    torch.testing.assert_close(out[:, 0, :11], u[..., 0], rtol=1e-12, atol=1e-13)
-    torch.testing.assert_close(out[:, 0, 11:], du[..., 0], rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(values[:, 0], u[..., 0], rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(tangents[:, 0], du[..., 0], rtol=1e-12, atol=1e-13)
+
+
+@given(
+    st.lists(st.integers(1, 6), min_size=1, max_size=3),
+    st.lists(st.integers(1, 7), min_size=1, max_size=4),
+    st.integers(0, 4),
+)
+def test_subspace_mlp_reuses_its_buffers_across_stack_sizes(widths, stacks, tangent_rows):
+    """Calls with changing stack sizes on one instance (its buffers are reused between
+    calls and between layers of different widths) each equal the stacked forward, and the
+    results of earlier calls are not overwritten by later ones."""
+    generator = torch.Generator().manual_seed(len(widths) * 10 + tangent_rows)
+    model = MLP(2, widths, 1).double()
+    theta = {
+        k: torch.randn(v.shape, generator=generator, dtype=F64) for k, v in model.named_parameters()
+    }
+    dirs = {k: torch.randn(2, *v.shape, generator=generator, dtype=F64) for k, v in theta.items()}
+    x = torch.rand(5, 2, generator=generator, dtype=F64)
+    tangent = torch.randn(tangent_rows, 2, generator=generator, dtype=F64)
+    forward = SubspaceMLP(model, theta, dirs, x, tangent_rows, tangent)
+    results = []
+    for stack in stacks:
+        alphas = torch.randn(stack, 2, generator=generator, dtype=F64)
+        values, tangents = forward(alphas)
+        results.append((alphas, values, tangents, values.clone(), tangents.clone()))
+    for alphas, values, tangents, values_copy, tangents_copy in results:
+        stacked = {k: theta[k] + torch.einsum("mn,n...->m...", alphas, d) for k, d in dirs.items()}
+        u, du = stacked_forward(model, stacked, x, tangent_rows, tangent if tangent_rows else None)
+        torch.testing.assert_close(values[:, 0], u[..., 0], rtol=1e-12, atol=1e-13)
+        torch.testing.assert_close(values, values_copy, rtol=0, atol=0)
+        torch.testing.assert_close(tangents, tangents_copy, rtol=0, atol=0)
+        if tangent_rows:
+            torch.testing.assert_close(tangents[:, 0], du[..., 0], rtol=1e-12, atol=1e-13)
+        else:
+            assert tangents.shape == (len(alphas), 1, 0)
 
 
 def test_subspace_mlp_refuses_other_activations():

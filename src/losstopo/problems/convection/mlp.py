@@ -140,10 +140,11 @@ class SubspaceMLP:
     all points instead of a batched product with an inner dimension of 3), and the other
     layers' weights of all points come from one GEMM ``θ_A + α D_A`` straight into their
     bias-folded layout. The layout is features-major: activations are (M, features + 1,
-    columns), the columns being the primal inputs followed by the tangent rows, so each
-    layer is one batched product for values and tangents together (``dz = W dh``, the
-    constant unit has tangent 0) and ``tanh`` runs in place. Exact: the same arithmetic as
-    :func:`stacked_forward` up to rounding order.
+    columns), with the constant unit last. Primal columns and tangent columns live in two
+    buffers, so ``tanh`` runs in place on contiguous memory (strided, it cost twice as much),
+    and each layer is two batched products written into buffers that are reused from call
+    to call and stay in cache (``dz = W dh``; the constant unit has tangent 0). Exact: the
+    same arithmetic as :func:`stacked_forward` up to rounding order.
     """
 
     def __init__(
@@ -158,15 +159,14 @@ class SubspaceMLP:
         names = _linear_names(model)
         if len(names) < 2:
             raise ValueError("the subspace forward needs at least one hidden layer")
-        self.n_primal = x.shape[0]
+        n = self.n_primal = x.shape[0]
         self.tangent_rows = tangent_rows
         dtype, device = x.dtype, x.device
         # inputs, features-major with the constant unit: primal columns then tangent columns
-        columns = self.n_primal + tangent_rows
-        inputs = torch.zeros(x.shape[1] + 1, columns, dtype=dtype, device=device)
-        inputs[:-1, : self.n_primal] = x.T
-        inputs[-1, : self.n_primal] = 1.0
-        inputs[:-1, self.n_primal :] = tangent.T
+        inputs = torch.zeros(x.shape[1] + 1, n + tangent_rows, dtype=dtype, device=device)
+        inputs[:-1, :n] = x.T
+        inputs[-1, :n] = 1.0
+        inputs[:-1, n:] = tangent.T
         first = names[0]
         w, b = theta[f"layers.{first}.weight"], theta[f"layers.{first}.bias"]
         dw, db = directions[f"layers.{first}.weight"], directions[f"layers.{first}.bias"]
@@ -175,11 +175,13 @@ class SubspaceMLP:
         base = torch.cat([a_theta[None], a_dirs]) @ inputs  # (n+1, F+1, columns)
         # the constant unit must be exactly 20 on primal columns and 0 on tangent columns
         base[0, -1, :] = 0.0
-        base[0, -1, : self.n_primal] = _ONE_PREACTIVATION
+        base[0, -1, :n] = _ONE_PREACTIVATION
         base[1:, -1, :] = 0.0
-        self.first_shape = base.shape[1:]
-        self.first_base = base[0].reshape(-1).contiguous()
-        self.first_dirs = base[1:].reshape(base.shape[0] - 1, -1).contiguous()
+        self.first_rows = base.shape[1]
+        self.first = [
+            (part[0].reshape(-1).contiguous(), part[1:].reshape(len(a_dirs), -1).contiguous())
+            for part in (base[..., :n], base[..., n:])
+        ]
         # later layers: bias-folded weights of all points from one GEMM
         blocks_theta, blocks_dirs, self.shapes = [], [], []
         for index, name in enumerate(names[1:], start=1):
@@ -193,30 +195,52 @@ class SubspaceMLP:
             self.shapes.append(tuple(block.shape))
         self.weights_base = torch.cat(blocks_theta)
         self.weights_dirs = torch.cat(blocks_dirs, dim=1)
+        self._rows = max([self.first_rows] + [shape[0] for shape in self.shapes[:-1]])
+        self._workspace: tuple[int, list[torch.Tensor]] | None = None
 
-    def _activate(self, z: torch.Tensor) -> torch.Tensor:
-        """``tanh`` on the primal columns, the tangent columns times ``1 − tanh²`` of their
-        primal rows (the last ``tangent_rows`` primal columns), in place."""
-        n, k = self.n_primal, self.tangent_rows
-        h = tanh_(z[..., :n])
-        if k:
-            slope = h[..., n - k :].square().neg_().add_(1.0)
-            z[..., n:].mul_(slope)
-        return z
+    def _buffers(self, stack: int) -> list[torch.Tensor]:
+        """Flat buffers for one stack size: two primal, two tangent (ping-pong) and the slope."""
+        if self._workspace is None or self._workspace[0] != stack:
+            n, k, rows = self.n_primal, self.tangent_rows, self._rows
+            like = self.weights_base
+            sizes = (n, n, k, k, k)
+            self._workspace = (stack, [like.new_empty(stack * rows * size) for size in sizes])
+        return self._workspace[1]
 
-    def __call__(self, alphas: torch.Tensor) -> torch.Tensor:
-        """Outputs at θ + αD for α (M × n): (M, outputs, primal + tangent columns)."""
-        stack = alphas.shape[0]
-        z = torch.addmm(self.first_base, alphas, self.first_dirs).view(stack, *self.first_shape)
-        h = self._activate(z)
+    @staticmethod
+    def _view(buffer: torch.Tensor, stack: int, rows: int, columns: int) -> torch.Tensor:
+        """The leading part of a flat buffer as a contiguous (stack, rows, columns) tensor."""
+        return buffer[: stack * rows * columns].view(stack, rows, columns)
+
+    def __call__(self, alphas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Outputs at θ + αD for α (M × n): values (M, outputs, primal columns) and tangents
+        (M, outputs, tangent rows)."""
+        stack, n, k = alphas.shape[0], self.n_primal, self.tangent_rows
+        primal_a, primal_b, tangent_a, tangent_b, slope_buffer = self._buffers(stack)
+        rows = self.first_rows
+        h = self._view(primal_a, stack, rows, n)
+        torch.addmm(self.first[0][0], alphas, self.first[0][1], out=h.view(stack, -1))
+        dh = self._view(tangent_a, stack, rows, k)
+        torch.addmm(self.first[1][0], alphas, self.first[1][1], out=dh.view(stack, -1))
         weights = torch.addmm(self.weights_base, alphas, self.weights_dirs)
         offset = 0
         for index, shape in enumerate(self.shapes):
+            # tanh on the primal columns; the tangent columns times 1 − tanh² of their
+            # primal columns (the last k), computed as dh − dh·tanh²
+            tanh_(h)
+            if k:
+                slope = self._view(slope_buffer, stack, h.shape[1], k)
+                torch.square(h[..., n - k :], out=slope)
+                dh.addcmul_(dh, slope, value=-1.0)
             size = shape[0] * shape[1]
             block = weights[:, offset : offset + size].view(stack, *shape)
             offset += size
-            z = torch.bmm(block, h)
             if index == len(self.shapes) - 1:
-                return z
-            h = self._activate(z)
+                return torch.bmm(block, h), torch.bmm(block, dh)
+            h_next = self._view(primal_b, stack, shape[0], n)
+            dh_next = self._view(tangent_b, stack, shape[0], k)
+            torch.bmm(block, h, out=h_next)
+            torch.bmm(block, dh, out=dh_next)
+            h, dh = h_next, dh_next
+            primal_a, primal_b, tangent_a, tangent_b = primal_b, primal_a, tangent_b, tangent_a
         raise AssertionError("unreachable")

@@ -158,13 +158,13 @@ def subspace_loss(
     inputs = torch.cat([data.x_ic, data.x_lb, data.x_ub, data.x_f])
     forward = SubspaceMLP(model, theta, directions, inputs, n_f, data.residual_direction)
     u_ic = data.u_ic[:, 0]
-    n_primal = len(inputs)
 
     def loss(alphas: torch.Tensor) -> torch.Tensor:
-        out = forward(alphas)[:, 0]
+        values, tangents = forward(alphas)
+        out = values[:, 0]
         ic = torch.mean((out[:, :n_ic] - u_ic) ** 2, dim=1)
         bc = torch.mean((out[:, n_ic : n_ic + n_b] - out[:, n_ic + n_b : n_ic + 2 * n_b]) ** 2, 1)
-        pde = torch.mean(out[:, n_primal:] ** 2, dim=1)
+        pde = torch.mean(tangents[:, 0] ** 2, dim=1)
         return ic + bc + pde
 
     return loss
