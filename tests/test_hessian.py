@@ -108,6 +108,8 @@ def test_lanczos_matches_numpy_eigh(make, which):
     for value, vector, reported in zip(result.eigenvalues, got, result.residuals, strict=True):
         true = np.linalg.norm(dense @ vector - value * vector) / abs(value)
         assert reported == pytest.approx(true, rel=1e-3, abs=1e-14)
+    # no HVP beyond one per Lanczos step (the residuals come from the steps' own products)
+    assert result.extra["restarts"] == 0 and result.n_hvp == result.extra["basis_size"]
 
 
 def test_lanczos_with_thick_restarts_still_converges():
@@ -119,6 +121,17 @@ def test_lanczos_with_thick_restarts_still_converges():
     )
     assert result.extra["restarts"] >= 1
     np.testing.assert_allclose(result.eigenvalues, top, rtol=1e-8)
+    # the residuals come from the basis' own products, recombined at every restart
+    dense = dense_hessian(objective).numpy()
+    got = result.eigenvectors.numpy()
+    for value, vector, reported in zip(result.eigenvalues, got, result.residuals, strict=True):
+        true = np.linalg.norm(dense @ vector - value * vector) / abs(value)
+        assert reported == pytest.approx(true, rel=1e-3, abs=1e-14)
+
+
+def test_lanczos_needs_at_least_k_products():
+    with pytest.raises(LosstopoError, match="at least k"):
+        lanczos(HVPOperator(regression_objective()), k=4, max_hvp=3, show_progress=False)
 
 
 def test_lanczos_reports_non_convergence_honestly():
