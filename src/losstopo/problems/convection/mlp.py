@@ -199,8 +199,10 @@ class SubspaceMLP:
         self._workspace: tuple[int, list[torch.Tensor]] | None = None
 
     def _buffers(self, stack: int) -> list[torch.Tensor]:
-        """Flat buffers for one stack size: two primal, two tangent (ping-pong) and the slope."""
-        if self._workspace is None or self._workspace[0] != stack:
+        """Flat buffers for stacks of up to the largest size seen so far: two primal, two
+        tangent (ping-pong) and the slope; a smaller stack (a slab's last chunk) uses their
+        leading part, so the same memory stays in cache."""
+        if self._workspace is None or self._workspace[0] < stack:
             n, k, rows = self.n_primal, self.tangent_rows, self._rows
             like = self.weights_base
             sizes = (n, n, k, k, k)
