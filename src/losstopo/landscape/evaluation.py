@@ -48,15 +48,17 @@ def choose_chunk_size(
 ) -> int:
     """Points per batched call: as many as fit ``memory_budget_mb`` (parameters plus
     activations, with headroom for tangents and temporaries), and on a CPU no more than
-    keep one layer's activations within ``cache_mb`` (default 8 MiB) so that batched
-    matrix products run from cache. At least 1, at most ``n_points``."""
+    keep the activations of one evaluation per point within ``cache_mb`` (default 16 MiB)
+    so that batched matrix products run from cache: the PINN's subspace kernel measured
+    fastest at 14–21 points (12–19 MiB) on one and two threads, against 9 at 8 MiB.
+    At least 1, at most ``n_points``."""
     theta = objective.theta()
     itemsize = theta.element_size()
     activations = activation_elements(objective)
     per_point = itemsize * (3 * objective.n_parameters + 6 * activations)
     chunk = (memory_budget_mb * 2**20) // per_point
     if theta.device.type == "cpu":
-        cache = 8.0 if cache_mb is None else cache_mb
+        cache = 16.0 if cache_mb is None else cache_mb
         chunk = min(chunk, (cache * 2**20) // (itemsize * max(1, activations)))
     return int(max(1, min(n_points, chunk)))
 
