@@ -129,6 +129,25 @@ def test_lanczos_with_thick_restarts_still_converges():
         assert reported == pytest.approx(true, rel=1e-3, abs=1e-14)
 
 
+@pytest.mark.parametrize("max_hvp", [20, 29])
+def test_lanczos_budget_ending_at_a_thick_restart(max_hvp):
+    """A budget spent on the step that restarts the basis (max_basis=20, k=2: restarts keep
+    11 vectors, so they fall at 20, 29, …) returns the kept Ritz pairs with their dense
+    residuals."""
+    objective = regression_objective(hidden=(16, 16))
+    dense = dense_hessian(objective).numpy()
+    result = lanczos(
+        HVPOperator(objective), k=2, tol=1e-300, max_hvp=max_hvp, max_basis=20, show_progress=False
+    )
+    assert result.n_hvp == max_hvp and result.extra["restarts"] >= 1
+    assert result.eigenvalues.shape == (2,) and result.eigenvectors.shape[0] == 2
+    got = result.eigenvectors.numpy()
+    for value, vector, reported in zip(result.eigenvalues, got, result.residuals, strict=True):
+        assert value == pytest.approx(vector @ dense @ vector, rel=1e-10)
+        true = np.linalg.norm(dense @ vector - value * vector) / abs(value)
+        assert reported == pytest.approx(true, rel=1e-3, abs=1e-14)
+
+
 def test_lanczos_needs_at_least_k_products():
     with pytest.raises(LosstopoError, match="at least k"):
         lanczos(HVPOperator(regression_objective()), k=4, max_hvp=3, show_progress=False)

@@ -79,7 +79,10 @@ def checked_result(
             products
             - torch.as_tensor(values, dtype=vectors.dtype, device=vectors.device)[:, None] * vectors
         ).norm(dim=1)
-        residuals = norms.double().cpu().numpy() / np.maximum(np.abs(values), np.finfo(float).tiny)
+        norms = norms.double().cpu().numpy()
+        magnitudes = np.abs(np.asarray(values, dtype=np.float64))
+        residuals = np.full(len(magnitudes), np.inf)  # a zero eigenvalue has no relative one
+        np.divide(norms, magnitudes, out=residuals, where=magnitudes > 0)
     return EigenResult(
         eigenvalues=values,
         eigenvectors=vectors,
@@ -173,6 +176,8 @@ def lanczos(
             t_matrix[np.arange(len(keep)), np.arange(len(keep))] = theta[keep]
             size = len(keep)
             restarts += 1
+            # the restarted T is diagonal: its Ritz pairs, should the budget end the run now
+            theta, s_vectors = theta[keep].copy(), np.eye(size)
         basis[size] = w / beta
     if bar is not None:
         bar.close()
