@@ -178,10 +178,11 @@ class SubspaceMLP:
         base[0, -1, :n] = _ONE_PREACTIVATION
         base[1:, -1, :] = 0.0
         self.first_rows = base.shape[1]
-        self.first = [
+        # (base, per-direction) pre-activations of the primal and of the tangent columns
+        self.first_primal, self.first_tangent = (
             (part[0].reshape(-1).contiguous(), part[1:].reshape(len(a_dirs), -1).contiguous())
             for part in (base[..., :n], base[..., n:])
-        ]
+        )
         # later layers: bias-folded weights of all points from one GEMM
         blocks_theta, blocks_dirs, self.shapes = [], [], []
         for index, name in enumerate(names[1:], start=1):
@@ -221,9 +222,9 @@ class SubspaceMLP:
         primal_a, primal_b, tangent_a, tangent_b, slope_buffer = self._buffers(stack)
         rows = self.first_rows
         h = self._view(primal_a, stack, rows, n)
-        torch.addmm(self.first[0][0], alphas, self.first[0][1], out=h.view(stack, -1))
+        torch.addmm(self.first_primal[0], alphas, self.first_primal[1], out=h.view(stack, -1))
         dh = self._view(tangent_a, stack, rows, k)
-        torch.addmm(self.first[1][0], alphas, self.first[1][1], out=dh.view(stack, -1))
+        torch.addmm(self.first_tangent[0], alphas, self.first_tangent[1], out=dh.view(stack, -1))
         weights = torch.addmm(self.weights_base, alphas, self.weights_dirs)
         offset = 0
         for index, shape in enumerate(self.shapes):
