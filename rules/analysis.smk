@@ -153,6 +153,7 @@ TOPOLOGY_SOURCES = package_sources(
     "topology/simplify.py",
     "topology/summary.py",
     "topology/descriptors.py",
+    "topology/null_model.py",
     "io/topology_file.py",
     "io/landscape_file.py",
     "io/netcdf.py",
@@ -160,12 +161,12 @@ TOPOLOGY_SOURCES = package_sources(
 # the config keys of ``topology`` that ``losstopo topology`` takes as options of the same name
 TOPOLOGY_OPTIONS = [
     "k",
-    "symmetrize",
     "persistence_threshold",
     "relative",
     "summary_threshold",
     "log_threshold",
 ]
+
 
 
 rule topology:
@@ -179,7 +180,7 @@ rule topology:
     benchmark:
         benchmarks("topology", f"{LANDSCAPE_NAME}_{{connectivity}}")
     params:
-        options=cli_options(config["topology"], TOPOLOGY_OPTIONS),
+        options=topology_options,
     conda:
         "../envs/topology.yaml"
     shell:

@@ -108,6 +108,10 @@ PINN_SAMPLING = {
             str(entry["n_points"]),
             "--seed",
             str(entry.get("seed", 0)),
+            "--center-points",
+            str(entry.get("center_points", 0)),
+            "--center-scale",
+            str(entry.get("center_scale", 0.1)),
         ]
         for dims, entry in LANDSCAPE_SCATTERED.items()
     },
@@ -658,6 +662,16 @@ def sampling(wildcards):
     if int(wildcards.dims) not in options:
         raise ValueError(f"no {wildcards.dims}-D landscape is configured for {wildcards.problem}")
     return options[int(wildcards.dims)]
+
+
+def topology_options(wildcards):
+    """``losstopo topology`` options: the shared ones, and the k-NN graph of a grid
+    (``symmetrize``) or of scattered samples (``topology.scattered``)."""
+    options = cli_options(config["topology"], TOPOLOGY_OPTIONS)
+    if "--sampling" in sampling(wildcards):
+        scattered = config["topology"]["scattered"]
+        return [*options, "--knn-metric", scattered["metric"], "--symmetrize", scattered["symmetrize"]]
+    return [*options, "--symmetrize", config["topology"]["symmetrize"]]
 
 
 CURVATURE = config["curvature"]

@@ -441,6 +441,8 @@ def test_tiled_landscape_equals_the_untiled_one_exactly(run_with_directions, tmp
     np.testing.assert_array_equal(a.a0.values, b.a0.values)
     assert b.attrs["n_points"] == 343 and b.attrs["merged_from_tiles"] == tiles
     assert b.attrs["center_loss"] == a.attrs["center_loss"]
+    for name in ("taylor_gradient", "taylor_hessian"):  # every tile's null model, kept once
+        np.testing.assert_array_equal(a[name].values, b[name].values)
 
 
 def test_incomplete_tiles_are_rejected(run_with_directions, tmp_path, capsys):

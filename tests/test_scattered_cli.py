@@ -61,9 +61,34 @@ def test_scattered_requests_are_checked_before_any_work(run, tmp_path, capsys):
     assert not out.exists()
 
 
-def test_topology_table_and_profile_of_a_scattered_landscape(run, tmp_path, capsys):
+def _gudhi_pairs(points, values, metric, k, symmetrize):
+    """0-dim persistence pairs by gudhi on a k-NN graph built by brute force, with distances
+    in the quadratic form ``metric`` (d² = (a − b)ᵀ M (a − b))."""
     import gudhi
 
+    diff = points[:, None] - points[None]
+    distance = np.einsum("ijk,kl,ijl->ij", diff, metric, diff)
+    np.fill_diagonal(distance, np.inf)
+    order = np.lexsort((np.broadcast_to(np.arange(len(points)), distance.shape), distance))
+    near = [set(row[:k]) for row in order]
+    simplices = gudhi.SimplexTree()
+    for i, value in enumerate(values):
+        simplices.insert([i], filtration=value)
+    for i in range(len(points)):
+        for j in near[i]:
+            joined = i in near[j] if symmetrize == "mutual" else True
+            if joined:
+                simplices.insert([i, j], filtration=max(values[i], values[j]))
+    pairs = simplices.persistence(persistence_dim_max=True)
+    return sorted((b, d) for dim, (b, d) in pairs if dim == 0 and np.isfinite(d) and d > b)
+
+
+def _tree_pairs(tree):
+    birth, death = tree["birth"].values, tree["death"].values
+    return sorted((b, d) for b, d in zip(birth, death, strict=True) if d > b)
+
+
+def test_topology_table_and_profile_of_a_scattered_landscape(run, tmp_path, capsys):
     from losstopo.io.panels import Panel, read_panel
     from losstopo.plots.figures import profile_grid
 
@@ -72,31 +97,32 @@ def test_topology_table_and_profile_of_a_scattered_landscape(run, tmp_path, caps
     topology = tmp_path / "topology_5d.nc"
     assert main(["topology", str(landscape), "--out", str(topology)]) == 2
     assert "scattered landscape: it has no grid for --connectivity full" in capsys.readouterr().err
-    assert main(["topology", str(landscape), "--connectivity", "knn", "--out", str(topology)]) == 0
+    paper = ["--knn-metric", "euclidean", "--symmetrize", "mutual"]
+    argv = ["topology", str(landscape), "--connectivity", "knn", *paper, "--out", str(topology)]
+    assert main(argv) == 0
     tree = xr.open_dataset(topology).load()
     assert tree.attrs["landscape_layout"] == "scattered" and tree.attrs["k"] == 20
+    assert tree.attrs["knn_metric"] == "euclidean" and tree.attrs["symmetrize"] == "mutual"
     assert list(tree["segmentation"].dims) == ["point"]
 
     # oracle: gudhi's 0-dim persistence on the same mutual 20-NN graph, built by brute force
     data = xr.open_dataset(landscape).load()
     points, values = data["coords"].values, data["loss"].values
-    distance = np.linalg.norm(points[:, None] - points[None], axis=2)
-    np.fill_diagonal(distance, np.inf)
-    order = np.lexsort((np.broadcast_to(np.arange(len(points)), distance.shape), distance))
-    near = [set(row[:20]) for row in order]
-    simplices = gudhi.SimplexTree()
-    for i, value in enumerate(values):
-        simplices.insert([i], filtration=value)
-    for i in range(len(points)):
-        for j in near[i]:
-            if i < j and i in near[j]:
-                simplices.insert([i, j], filtration=max(values[i], values[j]))
-    pairs = simplices.persistence(persistence_dim_max=True)
-    expected = sorted((b, d) for dim, (b, d) in pairs if dim == 0 and np.isfinite(d) and d > b)
-    found = sorted(
-        (b, d) for b, d in zip(tree["birth"].values, tree["death"].values, strict=True) if d > b
-    )
-    np.testing.assert_allclose(found, expected)
+    expected = _gudhi_pairs(points, values, np.eye(5), 20, "mutual")
+    np.testing.assert_allclose(_tree_pairs(tree), expected)
+
+    # the default graph: union 20-NN in the metric of |K| (eigenvalues floored at 1 % of
+    # the largest), K the landscape's own Taylor Hessian
+    default = tmp_path / "topology_5d_default.nc"
+    argv = ["topology", str(landscape), "--connectivity", "knn", "--out", str(default)]
+    assert main(argv) == 0
+    whitened = xr.open_dataset(default).load()
+    assert whitened.attrs["knn_metric"] == "curvature" and whitened.attrs["symmetrize"] == "union"
+    eigenvalues, vectors = np.linalg.eig(data["taylor_hessian"].values)
+    magnitude = np.abs(eigenvalues.real)
+    metric = (vectors.real * np.maximum(magnitude, 0.01 * magnitude.max())) @ vectors.real.T
+    expected = _gudhi_pairs(points, values, metric, 20, "union")
+    np.testing.assert_allclose(_tree_pairs(whitened), expected)
 
     csv = tmp_path / "t.csv"
     assert main(["topology-table", str(topology), "--out", str(csv)]) == 0

@@ -197,12 +197,18 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
             for entry in smoke["landscape"]["scattered"]:  # its samples' k-NN tree only
                 stem = f"{entry['dims']}d_d{distance}"
                 landscape = xr.open_dataset(analysis / f"landscape_{stem}.nc")
-                assert landscape.loss.shape == (entry["n_points"],)
-                assert landscape["coords"].shape == (entry["n_points"], entry["dims"])
+                total = entry["n_points"] + entry["center_points"]
+                assert landscape.loss.shape == (total,)
+                assert landscape["coords"].shape == (total, entry["dims"])
+                inner = entry["center_scale"] * distance
+                assert np.abs(landscape["coords"].values[entry["n_points"] :]).max() <= inner
                 assert landscape.attrs["sampling"] == entry["sampling"]
                 assert landscape.loss.values[0] == pytest.approx(landscape.attrs["center_loss"])
+                assert landscape["taylor_hessian"].shape == (entry["dims"], entry["dims"])
                 topology = xr.open_dataset(analysis / f"topology_{stem}_knn.nc")
-                assert int(topology.arc_size.sum()) == entry["n_points"]
+                assert int(topology.arc_size.sum()) == total
+                assert topology.attrs["knn_metric"] == "curvature"
+                assert topology.attrs["null_model"] == 1
                 assert not (analysis / f"topology_{stem}_full.nc").exists()
     summary = pd.read_csv(tmp_path / "results/tables/topology_summary.csv")
     n_analysed = len(smoke["pinn"]["analysis"]["cells"]) * len(smoke["pinn"]["analysis"]["seeds"])

@@ -156,12 +156,16 @@ def sample_landscape(
     show_progress: bool = False,
     tile: int = 0,
     tiles: int = 1,
+    null_model: bool = True,
 ) -> xr.Dataset:
     """The loss on the grid θ + Σ aᵢ dᵢ (rows of ``directions``, already scaled), as the
     self-describing dataset that ``losstopo landscape`` writes to ``landscape.nc``.
 
     With ``tiles > 1`` only tile ``tile`` of the first axis is computed; merging all tiles
     (``losstopo.io.landscape_file.merge_tiles``) gives the untiled dataset's values exactly.
+    With ``null_model`` the dataset carries the Taylor model of the loss at θ in the
+    landscape's coordinates (one gradient and n Hessian-vector products), against which the
+    topology stage calibrates its counts.
     """
     from losstopo.landscape.evaluation import choose_chunk_size
     from losstopo.landscape.grid import tile_slabs
@@ -195,7 +199,8 @@ def sample_landscape(
     info = _landscape_info(objective, directions, distance, normalization, memory_budget_mb)
     values = np.full(dims, np.nan) if eigenvalues is None else np.asarray(eigenvalues, float)
     info = {**info, **tile_attrs, **(attrs or {})}
-    return landscape_dataset(result, values, cosine_gram(directions), info)
+    dataset = landscape_dataset(result, values, cosine_gram(directions), info)
+    return _with_null_model(dataset, objective, directions) if null_model else dataset
 
 
 def sample_scattered_landscape(
@@ -206,16 +211,21 @@ def sample_scattered_landscape(
     distance: float,
     sampling: str = "sobol",
     seed: int = 0,
+    center_points: int = 0,
+    center_scale: float = 0.1,
     eigenvalues: np.ndarray | None = None,
     normalization: str = "given",
     chunk_size: int | None = None,
     memory_budget_mb: float = 512.0,
     attrs: dict[str, Any] | None = None,
     show_progress: bool = False,
+    null_model: bool = True,
 ) -> xr.Dataset:
     """The loss at ``n_points`` scattered displacements in [−distance, distance]ⁿ (scrambled
-    Sobol or seeded uniform; point 0 is θ) along the rows of ``directions``, as the
-    scattered ``landscape.nc`` dataset: for landscapes beyond four dimensions."""
+    Sobol or seeded uniform; point 0 is θ), and at ``center_points`` more in the inner cube of
+    half-width ``center_scale``·distance, along the rows of ``directions``, as the
+    scattered ``landscape.nc`` dataset: for landscapes beyond four dimensions. With
+    ``null_model``, the Taylor model at θ as for grids (``sample_landscape``)."""
     from losstopo.io.landscape_file import scattered_landscape_dataset
     from losstopo.landscape.scattered import sample_scattered
 
@@ -226,6 +236,8 @@ def sample_scattered_landscape(
         distance,
         sampling=sampling,
         seed=seed,
+        center_points=center_points,
+        center_scale=center_scale,
         chunk_size=chunk_size,
         memory_budget_mb=memory_budget_mb,
         show_progress=show_progress,
@@ -234,7 +246,15 @@ def sample_scattered_landscape(
     values = np.full(dims, np.nan) if eigenvalues is None else np.asarray(eigenvalues, float)
     info = _landscape_info(objective, directions, distance, normalization, memory_budget_mb)
     gram = cosine_gram(directions)
-    return scattered_landscape_dataset(result, values, gram, {**info, **(attrs or {})})
+    dataset = scattered_landscape_dataset(result, values, gram, {**info, **(attrs or {})})
+    return _with_null_model(dataset, objective, directions) if null_model else dataset
+
+
+def _with_null_model(dataset: xr.Dataset, objective: Objective, directions: torch.Tensor):
+    from losstopo.io.landscape_file import with_taylor
+    from losstopo.landscape.taylor import taylor_terms
+
+    return with_taylor(dataset, taylor_terms(objective, directions))
 
 
 def _landscape_info(

@@ -268,6 +268,8 @@ def compute_landscape(
     sampling: str = "grid",
     n_points: int | None = None,
     seed: int = 0,
+    center_points: int = 0,
+    center_scale: float = 0.1,
     chunk_size: int | None = None,
     memory_budget_mb: float = 512.0,
     tile: int = 0,
@@ -293,8 +295,19 @@ def compute_landscape(
             raise LosstopoError(f"--sampling {sampling} needs --n-points")
         if tiles > 1:
             raise LosstopoError("tiles split a grid; a scattered landscape is one job")
-        scattered_points(dims, min(n_points, 2), distance, sampling=sampling, seed=seed)
+        scattered_points(
+            dims,
+            min(n_points, 2),
+            distance,
+            sampling=sampling,
+            seed=seed,
+            center_points=min(center_points, 1),
+            center_scale=center_scale,
+        )
         where = f"{n_points} {sampling} points of [-{distance:g}, {distance:g}]^{dims}"
+        if center_points:
+            inner = distance * center_scale
+            where += f" and {center_points} of [-{inner:g}, {inner:g}]^{dims}"
     else:
         if resolution is None:
             raise LosstopoError("a grid landscape needs --resolution")
@@ -331,7 +344,14 @@ def compute_landscape(
     evaluation.update(attrs=attrs, show_progress=show_progress)
     if scattered:
         return sample_scattered_landscape(
-            objective, vectors, n_points=n_points, sampling=sampling, seed=seed, **evaluation
+            objective,
+            vectors,
+            n_points=n_points,
+            sampling=sampling,
+            seed=seed,
+            center_points=center_points,
+            center_scale=center_scale,
+            **evaluation,
         )
     return sample_landscape(
         objective, vectors, resolution=resolution, tile=tile, tiles=tiles, **evaluation
@@ -359,6 +379,8 @@ CARRIED_LANDSCAPE_ATTRS = (
     "objective_synthetic_data",
     "eigenvalues",
     "center_loss",
+    "center_points",
+    "center_scale",
     "n_nonfinite",
     "source",
 )
@@ -375,6 +397,7 @@ class TopologyResult:
     summary: dict[str, Any]
     descriptors: dict[str, Any]
     summary_threshold: float
+    null: dict[str, Any] = field(default_factory=dict)
 
 
 def compute_topology(
@@ -382,49 +405,97 @@ def compute_topology(
     *,
     connectivity: str = "full",
     k: int | None = None,
-    symmetrize: str = "mutual",
+    symmetrize: str | None = None,
+    knn_metric: str = "curvature",
     persistence_threshold: float = 0.0,
     relative: bool = False,
     summary_threshold: float = 0.01,
-    log_threshold: float = 0.1,
+    log_threshold: float = 0.3,
     workers: int = 1,
 ) -> TopologyResult:
     """Merge tree of a ``landscape.nc`` with its summaries and shape descriptors; the stored
     tree is simplified at ``persistence_threshold`` (absolute, or relative to the range).
 
     A scattered landscape's tree is built on the exact k-NN graph of its sample points
-    (``workers`` threads query the neighbours; the graph does not depend on them)."""
-    from losstopo.io.landscape_file import landscape_points, read_landscape_arrays
+    (``workers`` threads query the neighbours; the graph does not depend on them), by default
+    in coordinates whitened by the landscape's Taylor Hessian (``knn_metric`` curvature) and
+    with the union of the neighbourhoods (``symmetrize``; grids default to mutual).
+
+    When the landscape carries its null model (the Taylor quadratic at θ), the same tree is
+    built for the quadratic on the same vertices and graph, and the counts are recorded real,
+    null and in excess of the null, with the loss's anharmonicity."""
+    from losstopo.io.landscape_file import (
+        landscape_points,
+        landscape_taylor,
+        read_landscape_arrays,
+    )
     from losstopo.io.provenance import base_provenance, sha256_of
     from losstopo.io.topology_file import topology_dataset
     from losstopo.topology.descriptors import shape_descriptors
-    from losstopo.topology.mergetree import merge_tree, merge_tree_on_points
+    from losstopo.topology.null_model import (
+        ANHARMONIC_DECADES,
+        CALIBRATED_COUNTS,
+        KNN_METRICS,
+        WHITENING_FLOOR,
+        anharmonicity,
+    )
     from losstopo.topology.simplify import absolute_threshold, simplify
     from losstopo.topology.summary import summarize
 
     if not 0 <= summary_threshold < 1:
         raise LosstopoError(f"--summary-threshold must be in [0, 1), got {summary_threshold}")
+    if knn_metric not in KNN_METRICS:
+        raise LosstopoError(f"unknown --knn-metric {knn_metric!r} (choose curvature or euclidean)")
     landscape = read_landscape_arrays(landscape_path)
     loss = landscape["loss"]
     names = list(landscape.dims("loss"))
     points = landscape_points(landscape)
+    null_model = landscape_taylor(landscape, landscape_path)
     if points is not None:
         if connectivity != "knn":
             raise LosstopoError(
                 f"{landscape_path} is a scattered landscape: it has no grid for "
                 f"--connectivity {connectivity}; use knn"
             )
-        tree = merge_tree_on_points(loss, points, k, symmetrize, workers=workers)
+        symmetrize = symmetrize or "union"
+        if knn_metric == "curvature" and null_model is None:
+            raise LosstopoError(
+                f"{landscape_path} has no Taylor model to whiten its samples by; sample it "
+                "again with this version, or use --knn-metric euclidean"
+            )
+        graph_metric = knn_metric
+        trees = _scattered_trees(loss, points, null_model, k, symmetrize, knn_metric, workers)
     else:
-        # k-NN on a grid is built on integer indices: float coordinates would break distance
-        # ties by rounding, not by the documented (distance, index) order.
-        tree = merge_tree(loss, connectivity, k, symmetrize)
+        symmetrize = symmetrize or "mutual"
+        graph_metric = "grid index" if connectivity == "knn" else ""
+        trees = _grid_trees(loss, landscape, names, null_model, connectivity, k, symmetrize)
+    tree, null_tree = trees
     threshold = absolute_threshold(tree, persistence_threshold, relative)
     summary_absolute = absolute_threshold(tree, summary_threshold, True)
     summary = summarize(tree, summary_absolute)
     stored = simplify(tree, threshold)
     stored_summary = summarize(stored, 0.0)
     descriptors = shape_descriptors(tree, log_threshold)
+    counts = _counts(summary, descriptors)
+    null: dict[str, Any] = {"null_model": 0}
+    for key in CALIBRATED_COUNTS:
+        null[f"null_{key}"] = -1
+        null[f"excess_{key}"] = -1
+    null.update(anharmonic_fraction=float("nan"), taylor_log_error_median=float("nan"))
+    null.update(null_min_curvature=float("nan"), null_max_curvature=float("nan"))
+    if null_tree is not None:
+        null_summary = summarize(null_tree, absolute_threshold(null_tree, summary_threshold, True))
+        null_counts = _counts(null_summary, shape_descriptors(null_tree, log_threshold))
+        curvatures = null_model.curvatures
+        null = {
+            "null_model": 1,
+            **{f"null_{key}": value for key, value in null_counts.items()},
+            **{f"excess_{key}": counts[key] - null_counts[key] for key in CALIBRATED_COUNTS},
+            **anharmonicity(loss, null_tree.values),
+            "anharmonic_decades": ANHARMONIC_DECADES,
+            "null_min_curvature": float(curvatures[0]),
+            "null_max_curvature": float(curvatures[-1]),
+        }
     carried = {
         key: landscape.attrs[key] for key in CARRIED_LANDSCAPE_ATTRS if key in landscape.attrs
     }
@@ -436,6 +507,8 @@ def compute_topology(
         "connectivity": connectivity,
         "k": tree.k,
         "symmetrize": tree.symmetrize,
+        "knn_metric": graph_metric,
+        "knn_whitening_floor": WHITENING_FLOOR if graph_metric == "curvature" else 0.0,
         "persistence_threshold": threshold,
         "persistence_threshold_given": persistence_threshold,
         "persistence_threshold_relative": bool(relative),
@@ -455,6 +528,7 @@ def compute_topology(
         "persistence_entropy": stored_summary["persistence_entropy"],
         "largest_basin_fraction": summary["largest_basin_fraction"],
         **descriptors,
+        **null,
     }
     coords = {name: landscape[name] for name in names if name in landscape}
     return TopologyResult(
@@ -465,4 +539,61 @@ def compute_topology(
         summary=summary,
         descriptors=descriptors,
         summary_threshold=summary_absolute,
+        null=null,
     )
+
+
+def _counts(summary: dict[str, Any], descriptors: dict[str, Any]) -> dict[str, int]:
+    """The calibrated counts of one tree: raw, above the relative threshold, above the log one."""
+    return {
+        "n_minima_raw": int(summary["n_minima"]),
+        "n_saddles_raw": int(summary["n_saddles"]),
+        "n_minima_above": int(summary["n_minima_above"]),
+        "n_saddles_above": int(summary["n_saddles_above"]),
+        "n_minima_above_log": int(descriptors["n_minima_above_log"]),
+        "n_saddles_above_log": int(descriptors["n_saddles_above_log"]),
+    }
+
+
+def _scattered_trees(loss, points, null_model, k, symmetrize, knn_metric, workers):
+    """Merge trees of the loss and (with a null model) of its Taylor quadratic at scattered
+    samples, on one k-NN graph (of whitened coordinates for the curvature metric)."""
+    from losstopo.topology.mergetree import merge_tree_on_graph
+    from losstopo.topology.neighbors import default_k, knn_graph
+    from losstopo.topology.null_model import curvature_whitening
+
+    if loss.ndim != 1 or len(loss) != len(points):
+        raise LosstopoError("scattered loss and coords differ in length")
+    k_used = default_k(points.shape[1]) if k is None else int(k)
+    coordinates = points
+    if knn_metric == "curvature":
+        coordinates = points @ curvature_whitening(null_model.hessian).T
+    # scattered points rarely tie in distance, so a short first query suffices
+    graph = knn_graph(coordinates, k_used, symmetrize, workers=workers, query_size=k_used + 2)
+    labels = dict(connectivity="knn", k=k_used, symmetrize=symmetrize, center=0)
+    tree = merge_tree_on_graph(loss, graph, **labels)
+    null_tree = None
+    if null_model is not None:
+        null_tree = merge_tree_on_graph(null_model(points), graph, **labels)
+    return tree, null_tree
+
+
+def _grid_trees(loss, landscape, names, null_model, connectivity, k, symmetrize):
+    """Merge trees of the loss and (with a null model) of its Taylor quadratic on the grid."""
+    import numpy as np
+
+    from losstopo.topology.mergetree import merge_tree
+    from losstopo.topology.neighbors import grid_points
+
+    # k-NN on a grid is built on integer indices: float coordinates would break distance
+    # ties by rounding, not by the documented (distance, index) order.
+    tree = merge_tree(loss, connectivity, k, symmetrize)
+    null_tree = None
+    if null_model is not None:
+        missing = [name for name in names if name not in landscape]
+        if missing:
+            raise LosstopoError(f"grid landscape lacks the axis coordinate(s) {', '.join(missing)}")
+        alphas = grid_points(loss.shape, [np.asarray(landscape[name]) for name in names])
+        null_values = null_model(alphas).reshape(loss.shape)
+        null_tree = merge_tree(null_values, connectivity, k, symmetrize)
+    return tree, null_tree

@@ -9,11 +9,16 @@ from losstopo.cli.common import (
     REQUIRED,
     log,
     non_negative_float,
+    non_negative_int,
+    open_unit_interval,
     positive_float,
     positive_int,
     seed,
 )
 from losstopo.errors import LosstopoError
+
+# log-loss persistence (decades) of a significant minimum: a factor of 2
+LOG_THRESHOLD = 0.3
 
 
 def _analysed_checkpoint(args: argparse.Namespace):
@@ -124,6 +129,7 @@ def _cmd_landscape(args: argparse.Namespace) -> None:
         args.resolution,
         args.distance,
         **common.pick(args, "normalization", "sampling", "n_points", "seed", "chunk_size"),
+        **common.pick(args, "center_points", "center_scale"),
         **common.pick(args, "tile", "tiles"),
         memory_budget_mb=args.memory_budget,
         show_progress=True,
@@ -164,6 +170,7 @@ _TOPOLOGY_OPTIONS = (
     "connectivity",
     "k",
     "symmetrize",
+    "knn_metric",
     "persistence_threshold",
     "relative",
     "summary_threshold",
@@ -355,6 +362,19 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         p,
         ("--n-points", positive_int, None, "scattered points, theta included"),
         ("--seed", seed, 0, "seed of the scattered points"),
+        (
+            "--center-points",
+            non_negative_int,
+            0,
+            "further scattered points in the inner cube around theta, so that theta's basin "
+            "is resolved (its neighbours in the cube are decades higher)",
+        ),
+        (
+            "--center-scale",
+            open_unit_interval,
+            0.1,
+            "half-width of that inner cube as a fraction of --distance",
+        ),
     )
     common.add_choice(
         p,
@@ -404,7 +424,21 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         help="neighbours for --connectivity knn (default: 4n)",
     )
     common.add_choice(
-        p, "--symmetrize", ("mutual", "union"), default="mutual", help="k-NN graph symmetrisation"
+        p,
+        "--symmetrize",
+        ("mutual", "union"),
+        default=None,
+        help="k-NN graph symmetrisation (default: mutual on a grid, as the paper; union for "
+        "scattered samples)",
+    )
+    common.add_choice(
+        p,
+        "--knn-metric",
+        ("curvature", "euclidean"),
+        default="curvature",
+        help="distance of the k-NN graph of scattered samples: curvature (coordinates "
+        "whitened by the landscape's Taylor Hessian |K|, where its null model is isotropic) "
+        "or euclidean (the paper's plain k-NN); grids use their integer indices",
     )
     p.add_argument(
         "--persistence-threshold",
@@ -428,7 +462,7 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         (
             "--log-threshold",
             non_negative_float,
-            0.1,
+            LOG_THRESHOLD,
             "persistence on log10 loss, in decades, above which minima and saddles are "
             "counted as significant in the shape descriptors",
         ),

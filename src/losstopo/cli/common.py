@@ -60,6 +60,14 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def open_unit_interval(text: str) -> float:
+    """A number in (0, 1)."""
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1), got {text}")
+    return value
+
+
 def seed(text: str) -> int:
     """A seed: an integer in [0, 2**63) (numpy and torch generators take 64 bits)."""
     value = int(text)
@@ -69,7 +77,7 @@ def seed(text: str) -> int:
 
 
 # argparse names the type in "invalid <type> value: 'x'"
-positive_float.__name__ = non_negative_float.__name__ = "float"
+positive_float.__name__ = non_negative_float.__name__ = open_unit_interval.__name__ = "float"
 
 
 def int_list(text: str) -> list[int]:

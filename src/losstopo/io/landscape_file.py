@@ -5,6 +5,10 @@ with the relative displacements as the coordinates ``a0…``. A **scattered** la
 (beyond four dimensions) has ``loss(point)`` and the displacements ``coords(point, dim)``,
 point 0 being θ itself, with the attributes ``layout = "scattered"``, ``sampling``,
 ``n_points``, ``seed``, ``distance``, ``dims`` and ``center_point = 0``.
+
+Both layouts carry the landscape's null model, the second-order Taylor model of the loss at θ
+in the landscape's coordinates: ``taylor_gradient(dim)`` (gᵢ = ∇L·dᵢ) and
+``taylor_hessian(dim, dim_j)`` (Kᵢⱼ = dᵢᵀHdⱼ), with q(α) = ``center_loss`` + gᵀα + ½ αᵀKα.
 """
 
 from __future__ import annotations
@@ -22,8 +26,11 @@ if TYPE_CHECKING:  # torch is imported only by the stages that evaluate losses
 
     from losstopo.landscape.grid import LandscapeResult
     from losstopo.landscape.scattered import ScatteredResult
+    from losstopo.landscape.taylor import TaylorTerms
+    from losstopo.topology.null_model import TaylorModel
 
 SCATTERED = "scattered"  # value of the ``layout`` attribute of a scattered landscape
+TAYLOR_VARIABLES = ("taylor_gradient", "taylor_hessian")
 
 
 def axis_names(dims: int) -> list[str]:
@@ -143,8 +150,71 @@ def scattered_landscape_dataset(
             "seed": int(result.seed),
             "distance": float(result.distance),
             "center_point": 0,
+            "center_points": int(result.center_points),
+            "center_scale": float(result.center_scale),
         },
     )
+
+
+def with_taylor(dataset: xr.Dataset, terms: TaylorTerms) -> xr.Dataset:
+    """``dataset`` with its null model: g and K as variables, how they were computed as
+    attributes."""
+    import xarray as xr
+
+    dataset = dataset.copy()
+    dataset["taylor_gradient"] = xr.DataArray(
+        terms.gradient,
+        dims=["dim"],
+        attrs={"long_name": "gradient of the loss at theta along each direction, grad L . d_i"},
+    )
+    dataset["taylor_hessian"] = xr.DataArray(
+        terms.hessian,
+        dims=["dim", "dim_j"],
+        attrs={"long_name": "Hessian of the loss at theta in the directions, d_i^T H d_j"},
+    )
+    dataset.attrs.update(
+        {
+            "taylor_model": "q(a) = center_loss + taylor_gradient . a "
+            "+ 1/2 a^T taylor_hessian a (second-order Taylor model at theta)",
+            "taylor_center_loss": float(terms.center_loss),
+            "taylor_asymmetry": float(terms.asymmetry),
+            "taylor_n_hvp": int(terms.n_hvp),
+            "taylor_hvp_mode": terms.hvp_mode,
+            "taylor_dtype": terms.dtype,
+        }
+    )
+    return dataset
+
+
+def landscape_taylor(
+    landscape: xr.Dataset | NetcdfContents, path: str | Path = ""
+) -> TaylorModel | None:
+    """The landscape's null model q, or None when the file has none (written without it)."""
+    from losstopo.errors import LosstopoError
+    from losstopo.topology.null_model import TaylorModel
+
+    present = [name in landscape for name in TAYLOR_VARIABLES]
+    if not any(present):
+        return None
+    if not all(present):
+        raise LosstopoError(f"landscape file {path} has only part of its Taylor model")
+    gradient, hessian = (
+        np.asarray(getattr(landscape[name], "values", landscape[name]), dtype=np.float64)
+        for name in TAYLOR_VARIABLES
+    )
+    dims = int(landscape.attrs.get("dims", gradient.size))
+    if gradient.shape != (dims,) or hessian.shape != (dims, dims):
+        raise LosstopoError(
+            f"landscape file {path}: Taylor model of shapes {gradient.shape} and {hessian.shape} "
+            f"for a {dims}-D landscape"
+        )
+    center = landscape.attrs.get("taylor_center_loss", landscape.attrs.get("center_loss"))
+    try:
+        return TaylorModel(float(center), gradient, hessian)
+    except (TypeError, ValueError):
+        raise LosstopoError(f"landscape file {path}: Taylor model lacks its centre loss") from None
+    except LosstopoError as exc:
+        raise LosstopoError(f"landscape file {path}: {exc}") from None
 
 
 def is_scattered(landscape: xr.Dataset | NetcdfContents) -> bool:
@@ -184,7 +254,8 @@ def read_scattered_landscape(path: str | Path) -> xr.Dataset:
 def read_landscape_arrays(path: str | Path) -> NetcdfContents:
     """``read_landscape`` as plain arrays, for the topology stage (no xarray import): the
     loss with its grid axes, or the loss with its ``coords`` for a scattered landscape."""
-    contents = read_contents(path, ["loss"], "landscape", optional=["coords"])
+    optional = ["coords", *TAYLOR_VARIABLES]
+    contents = read_contents(path, ["loss"], "landscape", optional=optional)
     _check_scattered(path, contents)
     return contents
 
@@ -244,7 +315,8 @@ def merge_tiles(fragments: list[xr.Dataset]) -> xr.Dataset:
             raise LosstopoError(
                 "landscape tiles come from different landscapes (attributes differ)"
             )
-    first = fragments[0]["loss"].dims[0]
+    first_tile = fragments[0]
+    first = first_tile["loss"].dims[0]
     merged = xr.concat([ds["loss"] for ds in fragments], dim=first)
     has_metric = ["metric" in ds for ds in fragments]
     if any(has_metric) and not all(has_metric):
@@ -266,6 +338,15 @@ def merge_tiles(fragments: list[xr.Dataset]) -> xr.Dataset:
     dataset = merged.to_dataset(name="loss")
     if all(has_metric):
         dataset["metric"] = xr.concat([ds["metric"] for ds in fragments], dim=first)
+    for name in TAYLOR_VARIABLES:  # the same null model in every tile
+        held = [name in ds for ds in fragments]
+        if any(held) and not all(held):
+            raise LosstopoError(f"some landscape tiles have a {name} variable and some do not")
+        if all(held):
+            reference_values = first_tile[name].values
+            if any(not np.array_equal(ds[name].values, reference_values) for ds in fragments):
+                raise LosstopoError(f"landscape tiles disagree on {name}")
+            dataset[name] = first_tile[name]
     for name in fragments[0].coords:
         if name != first:
             dataset = dataset.assign_coords({name: fragments[0][name]})

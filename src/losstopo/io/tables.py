@@ -12,6 +12,7 @@ import pandas as pd
 
 from losstopo.errors import LosstopoError
 from losstopo.io.atomic import write_atomic
+from losstopo.topology.null_model import CALIBRATED_COUNTS
 
 PINN_COLUMNS = [
     "beta",
@@ -139,6 +140,20 @@ DESCRIPTOR_COLUMNS = [
 ]
 
 
+# The null model (the Taylor quadratic at theta on the same vertices and graph): its counts,
+# the real counts' excess over them and the loss's departure from it; older topology files
+# lack them (-1 / NaN).
+NULL_COLUMNS = [
+    "null_model",
+    *[f"null_{name}" for name in CALIBRATED_COUNTS],
+    *[f"excess_{name}" for name in CALIBRATED_COUNTS],
+    "anharmonic_fraction",
+    "taylor_log_error_median",
+    "null_min_curvature",
+    "null_max_curvature",
+]
+
+
 def parse_regimes(specs: list[str] | None) -> dict[tuple[float, float], str]:
     """``BETA:LR:LABEL`` strings → {(beta, lr): label}."""
     regimes = {}
@@ -227,6 +242,9 @@ def topology_row(path: Path, regimes: dict[tuple[float, float], str]) -> tuple[d
         "k": attrs.get("k", 0),
         **{column: attrs[column] for column in TOPOLOGY_COLUMNS},
         **{column: attrs.get(column, np.nan) for column in DESCRIPTOR_COLUMNS},
+        **{column: attrs.get(column, np.nan) for column in NULL_COLUMNS},
+        "knn_metric": str(attrs.get("knn_metric", "")),
+        "symmetrize": str(attrs.get("symmetrize", "")),
         "file": str(path),
     }
     return row, list(fields)

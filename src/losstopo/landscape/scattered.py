@@ -13,6 +13,12 @@ followed by the first ``n_points − 1`` Sobol points; the set is balanced exact
 ``n_points − 1`` is a power of two (``sobol_balanced``). scipy's warning about unbalanced
 prefixes is therefore expected and silenced here.
 
+θ resolved: at the study's extents the loss rises by decades between θ and its nearest cube
+samples, so θ alone would be an isolated sample whose basin is itself. ``center_points``
+further points fill the inner cube [−s·distance, s·distance]ⁿ (s = ``center_scale``, 0.1 by
+default), from a second stream of the same kind, so that the merge tree sees the bowl around
+θ. Shares of vertices (basin fractions) then count samples, not volume.
+
 Nothing here imports torch until the loss is evaluated (``sample_scattered``).
 """
 
@@ -42,10 +48,18 @@ def sobol_balanced(n_points: int) -> bool:
 
 
 def scattered_points(
-    dims: int, n_points: int, distance: float, *, sampling: str = "sobol", seed: int
+    dims: int,
+    n_points: int,
+    distance: float,
+    *,
+    sampling: str = "sobol",
+    seed: int,
+    center_points: int = 0,
+    center_scale: float = 0.1,
 ) -> np.ndarray:
     """``n_points`` displacements α (rows) in [−distance, distance]^``dims``; row 0 is the
-    centre (all zeros), the rest scrambled Sobol or uniform samples, reproducible for ``seed``.
+    centre (all zeros), the rest scrambled Sobol or uniform samples, reproducible for ``seed``;
+    then ``center_points`` rows in the inner cube of half-width ``center_scale``·distance.
 
     Sobol points u ∈ [0, 1) map to distance·(2u − 1), so every coordinate lies in
     [−distance, distance) — inside the cube, as the uniform samples are.
@@ -62,21 +76,36 @@ def scattered_points(
         raise LosstopoError(f"unknown sampling {sampling!r} (choose {', '.join(SAMPLINGS)})")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise LosstopoError(f"seed must be an integer >= 0, got {seed!r}")
+    if (
+        isinstance(center_points, bool)
+        or not isinstance(center_points, int | np.integer)
+        or center_points < 0
+    ):
+        raise LosstopoError(f"center_points must be an integer >= 0, got {center_points!r}")
+    if not (math.isfinite(center_scale) and 0 < center_scale < 1):
+        raise LosstopoError(f"center_scale must be a number in (0, 1), got {center_scale}")
     dims, n_points, seed = int(dims), int(n_points), int(seed)
-    points = np.zeros((n_points, dims), dtype=np.float64)
-    if sampling == "sobol":
-        from scipy.stats import qmc  # scipy only where points are drawn
-
-        engine = qmc.Sobol(d=dims, scramble=True, rng=np.random.default_rng(seed))
-        with warnings.catch_warnings():
-            # unbalanced prefixes are accepted on purpose (see the module docstring)
-            warnings.filterwarnings("ignore", message=".*balance properties.*")
-            unit = engine.random(n_points - 1)
-        points[1:] = distance * (2.0 * unit - 1.0)
-    else:
-        rng = np.random.default_rng(seed)
-        points[1:] = rng.uniform(-distance, distance, size=(n_points - 1, dims))
+    points = np.zeros((n_points + int(center_points), dims), dtype=np.float64)
+    points[1:n_points] = _cube(dims, n_points - 1, distance, sampling, seed)
+    if center_points:
+        inner = distance * center_scale
+        points[n_points:] = _cube(dims, int(center_points), inner, sampling, [seed, 1])
     return points
+
+
+def _cube(dims: int, count: int, half: float, sampling: str, seed: int | list[int]):
+    """``count`` points of [−half, half)ⁿ: scrambled Sobol or uniform, seeded."""
+    rng = np.random.default_rng(seed)
+    if sampling == "random":
+        return rng.uniform(-half, half, size=(count, dims))
+    from scipy.stats import qmc  # scipy only where points are drawn
+
+    engine = qmc.Sobol(d=dims, scramble=True, rng=rng)
+    with warnings.catch_warnings():
+        # unbalanced prefixes are accepted on purpose (see the module docstring)
+        warnings.filterwarnings("ignore", message=".*balance properties.*")
+        unit = engine.random(count)
+    return half * (2.0 * unit - 1.0)
 
 
 @dataclass
@@ -92,6 +121,8 @@ class ScatteredResult:
     distance: float
     metric: np.ndarray | None = None
     metric_name: str | None = None
+    center_points: int = 0
+    center_scale: float = 0.1
 
     @property
     def dims(self) -> int:
@@ -114,16 +145,27 @@ def sample_scattered(
     *,
     sampling: str = "sobol",
     seed: int,
+    center_points: int = 0,
+    center_scale: float = 0.1,
     chunk_size: int | None = None,
     memory_budget_mb: float = 512.0,
     show_progress: bool = True,
 ) -> ScatteredResult:
     """The loss at ``n_points`` scattered displacements along the rows of ``directions``
-    (``scattered_points``), evaluated in batches like the grid (``evaluate_alphas``)."""
+    and ``center_points`` more around θ (``scattered_points``), evaluated in batches like the
+    grid (``evaluate_alphas``)."""
     from losstopo.landscape.evaluation import evaluate_alphas
 
     dims = int(directions.shape[0])
-    points = scattered_points(dims, n_points, distance, sampling=sampling, seed=seed)
+    points = scattered_points(
+        dims,
+        n_points,
+        distance,
+        sampling=sampling,
+        seed=seed,
+        center_points=center_points,
+        center_scale=center_scale,
+    )
     loss, metric, chunk_size, seconds = evaluate_alphas(
         objective,
         directions,
@@ -134,4 +176,5 @@ def sample_scattered(
     )
     name = objective.metric_name if metric is not None else None
     fields = (loss, points, chunk_size, seconds, sampling, int(seed), float(distance))
-    return ScatteredResult(*fields, metric=metric, metric_name=name)
+    inner = dict(center_points=int(center_points), center_scale=float(center_scale))
+    return ScatteredResult(*fields, metric=metric, metric_name=name, **inner)
