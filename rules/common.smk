@@ -483,6 +483,7 @@ def pinn_targets():
         "results/figures/fig3_profiles.png",
         "results/figures/figA5_profiles_by_dimension.png",
         "results/figures/topology_vs_error.png",
+        "results/figures/null_calibration.png",
         "results/tables/extent_study.csv",
         "results/figures/extent_profiles.png",
         "results/figures/extent_study.png",

@@ -35,6 +35,14 @@ TABLE_FIGURES = {
         ["--metric", "relative_l2_error", "--colour-by", "beta,lr", "--marker-by", "dims"]
         + ["--connectivity", CONNECTIVITY],
     ),
+    "null_calibration": table_figure(
+        "null-calibration",
+        "topology_summary",
+        ["plots/calibration.py"],
+        "PINN convection",
+        "Calibration",
+        "critical points of the loss and of its null model",
+    ),
     "fig4_accuracy_heatmap": table_figure(
         "unet-heatmap",
         "unet_accuracy",

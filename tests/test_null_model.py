@@ -210,3 +210,116 @@ def test_center_points_fill_the_inner_cube_and_leave_the_cube_samples_unchanged(
     np.testing.assert_array_equal(dense, again)
     with pytest.raises(LosstopoError, match="center_scale"):
         scattered_points(5, 257, 0.2, seed=4, center_points=4, center_scale=1.5)
+
+
+LANDSCAPE_KINDS = ((3, "full", ""), (3, "knn", "grid index"), (6, "knn", "curvature"))
+
+
+def _calibration_table():
+    import pandas as pd
+
+    rows = []
+    for dims, connectivity, metric in (
+        (3, "full", ""),
+        (3, "knn", "grid index"),
+        (6, "knn", "curvature"),
+    ):
+        for regime, base in (("success", 4), ("failure", 9)):
+            for seed in (0, 1):
+                real = {"n_minima_raw": base * 10 + seed, "n_minima_above": base + seed}
+                real["n_minima_above_log"] = base + 2 * seed
+                null = {f"null_{key}": 1 + seed for key in real}
+                rows.append(
+                    dict(
+                        dims=dims,
+                        connectivity=connectivity,
+                        knn_metric=metric,
+                        symmetrize="union" if metric == "curvature" else "mutual",
+                        regime=regime,
+                        run=f"{regime}{seed}",
+                        null_model=1,
+                        **real,
+                        **null,
+                    )
+                )
+    return pd.DataFrame(rows)
+
+
+def test_calibration_figure_draws_every_real_and_null_count_in_its_landscape_slot():
+    import matplotlib.pyplot as plt
+
+    from losstopo.plots.calibration import CALIBRATION_PANELS, null_calibration
+
+    table = _calibration_table()
+    figure = null_calibration(table)
+    axes = [ax for ax in figure.axes if ax.get_title()]
+    assert [ax.get_title() for ax in axes] == [title for _, title in CALIBRATION_PANELS]
+    for ax, (name, _) in zip(axes, CALIBRATION_PANELS, strict=True):
+        labels = [tick.get_text() for tick in ax.get_xticklabels()]
+        assert labels == [
+            "3-D full",
+            "3-D knn\n(grid index, mutual)",
+            "6-D knn\n(curvature, union)",
+        ]
+        filled = [c for c in ax.collections if c.get_facecolors().size]
+        hollow = [c for c in ax.collections if not c.get_facecolors().size]
+        real = np.concatenate([c.get_offsets() for c in filled])
+        null = np.concatenate([c.get_offsets() for c in hollow])
+        # one marker per run and landscape, each within its landscape's slot
+        assert len(real) == len(null) == len(table)
+        slots = np.round(real[:, 0]).astype(int)
+        for slot, kind in enumerate(labels):
+            dims = int(kind[0])
+            connectivity = kind.split()[1]
+            rows = table[(table.dims == dims) & (table.connectivity == connectivity)]
+            assert sorted(real[slots == slot, 1]) == sorted(rows[name].astype(float))
+            assert sorted(null[slots == slot, 1]) == sorted(rows[f"null_{name}"].astype(float))
+    plt.close(figure)
+
+
+def test_calibration_figure_rejects_tables_without_a_null_model():
+    from losstopo.plots.calibration import null_calibration
+
+    with pytest.raises(LosstopoError, match="null_n_minima_raw"):
+        null_calibration(_calibration_table().drop(columns="null_n_minima_raw"))
+    with pytest.raises(LosstopoError, match="no landscape in the table has a null model"):
+        null_calibration(_calibration_table().assign(null_model=0))
+
+
+def test_topology_table_carries_real_null_and_excess_counts(tmp_path):
+    from losstopo.io.tables import NULL_COLUMNS, topology_table
+    from losstopo.io.topology_file import write_topology
+
+    objective = _mlp_objective(2)
+    directions = _directions(objective, 2)
+    attrs = {"run_fields": {"seed": 2}, "checkpoint_metrics": {}, "table_metrics": []}
+    data = sample_landscape(objective, directions, resolution=11, distance=2.0, attrs=attrs)
+    landscape = tmp_path / "model" / "landscape.nc"
+    landscape.parent.mkdir()
+    write_landscape(data, landscape)
+    result = compute_topology(landscape, connectivity="full")
+    topology = tmp_path / "model" / "topology.nc"
+    write_topology(result.dataset, topology)
+    row = topology_table([topology]).iloc[0]
+    for column in NULL_COLUMNS:
+        assert column in row.index
+    for name in ("n_minima_raw", "n_saddles_raw", "n_minima_above_log"):
+        assert row[f"excess_{name}"] == row[name] - row[f"null_{name}"]
+    assert row.null_model == 1 and 0 <= row.anharmonic_fraction <= 1
+    # the null evaluated independently: q on the grid's coordinates, its minima by brute force
+    alphas = np.stack(np.meshgrid(data.a0.values, data.a1.values, indexing="ij"), axis=-1)
+    g, k = data["taylor_gradient"].values, data["taylor_hessian"].values
+    q = (
+        data.attrs["center_loss"]
+        + alphas @ g
+        + 0.5 * np.einsum("xyi,ij,xyj->xy", alphas, k, alphas)
+    )
+    padded = np.pad(q, 1, constant_values=np.inf)
+    neighbours = [
+        padded[1 + dx : 12 + dx, 1 + dy : 12 + dy]
+        for dx in (-1, 0, 1)
+        for dy in (-1, 0, 1)
+        if dx or dy
+    ]
+    brute = int(np.count_nonzero(np.all([q < n for n in neighbours], axis=0)))
+    assert row.null_n_minima_raw == brute

@@ -70,6 +70,12 @@ def _draw_extent_study(table: pd.DataFrame, args: argparse.Namespace) -> Figure:
     return extent_study(table)
 
 
+def _draw_null_calibration(table: pd.DataFrame, args: argparse.Namespace) -> Figure:
+    from losstopo.plots.calibration import null_calibration
+
+    return null_calibration(table, group_by=args.group_by)
+
+
 def _cmd_figure_spectral_density(args: argparse.Namespace) -> None:
     from losstopo.io.curvature_file import read_density_curve
     from losstopo.plots.curvature import density_panels
@@ -230,5 +236,19 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         "shape descriptors of the trained basin against landscape extent",
         "extent_study.csv (one row per landscape)",
         _draw_extent_study,
+    )
+    common.add_figure_output(p)
+
+    p = common.add_table_figure(
+        figsub,
+        "null-calibration",
+        "counts of minima of every landscape beside those of its null model (Taylor quadratic)",
+        "a topology table (losstopo topology-table)",
+        _draw_null_calibration,
+    )
+    p.add_argument(
+        "--group-by",
+        default="regime",
+        help="table column whose values get one colour each (default: regime; run if empty)",
     )
     common.add_figure_output(p)
