@@ -31,17 +31,21 @@ def test_the_cli_samples_the_cube_and_every_loss_is_the_objective_there(run, tmp
     from losstopo.landscape.scattered import scattered_points
 
     out = tmp_path / "landscape_5d.nc"
-    assert _landscape(run, out, "--sampling", "sobol", "--n-points", "65", "--seed", "3") == 0
+    extra = ["--sampling", "sobol", "--n-points", "65", "--seed", "3", "--center-points", "8"]
+    assert _landscape(run, out, *extra) == 0
     data = xr.open_dataset(out).load()
     assert data.attrs["layout"] == "scattered" and data.attrs["sampling"] == "sobol"
-    assert data.attrs["n_points"] == 65 and data.attrs["seed"] == 3 and data.attrs["dims"] == 5
-    assert "65 sobol points of [-0.1, 0.1]^5" in data.attrs["description"]
+    assert data.attrs["n_points"] == 73 and data.attrs["seed"] == 3 and data.attrs["dims"] == 5
+    assert data.attrs["center_points"] == 8 and data.attrs["center_scale"] == 0.1
+    text = "65 sobol points of [-0.1, 0.1]^5 and 8 of [-0.01, 0.01]^5"
+    assert text in data.attrs["description"]
     coords = data["coords"].values
-    np.testing.assert_array_equal(coords, scattered_points(5, 65, 0.1, sampling="sobol", seed=3))
+    expected = scattered_points(5, 65, 0.1, sampling="sobol", seed=3, center_points=8)
+    np.testing.assert_array_equal(coords, expected)
     objective = load_objective(run / "model.pt", torch.device("cpu"), torch.float32)
     directions, _ = hessian_directions(read_hessian(run / "hessian.nc"), objective, 5, "layer")
     theta = objective.theta()
-    for i in (0, 1, 17, 64):  # direct per-point evaluation at θ + Σ αᵢ dᵢ
+    for i in (0, 1, 17, 64, 70):  # direct per-point evaluation at θ + Σ αᵢ dᵢ
         point = theta + torch.as_tensor(coords[i], dtype=theta.dtype) @ directions
         with torch.no_grad():
             direct = float(objective.loss_fn(objective.unflatten(point)))

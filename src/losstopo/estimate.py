@@ -316,7 +316,8 @@ def predict(
         jobs += [("landscape", seconds)] * len(analysed)
         jobs += [("topology", topology)] * len(analysed) * n_connectivities
     for entry in scattered:  # one k-NN merge tree each
-        points, n = int(entry["n_points"]), int(entry["dims"])
+        points = int(entry["n_points"]) + int(entry.get("center_points", 0))
+        n = int(entry["dims"])
         seconds = probes.startup + points * probes.per_point[n]
         topology = probes.startup + points * (probes.per_sample or {})[n]
         landscapes.append(
