@@ -99,6 +99,8 @@ def main() -> None:
     if not runs:
         raise SystemExit("no runs given and none with model/hessian.nc under results/pinn")
     sizes = sorted(args.sizes)
+    if len(sizes) < 2:
+        raise SystemExit("--sizes needs at least two sizes to compare")
     print(
         f"{args.dims}-D landscapes at distance {args.distance}: minima real / null "
         f"(raw, >= 1 % of range, >= {args.log_threshold} decades)"
@@ -108,7 +110,7 @@ def main() -> None:
         for run in runs:
             print(run.name, flush=True)
             found = calibrate(run, sizes, args, Path(scratch))
-            small, large = sizes[-2:] if len(sizes) > 1 else (sizes[0], sizes[0])
+            small, large = sizes[-2:]
             for metric, _ in GRAPHS:
                 before, after = found[(small, metric)], found[(large, metric)]
                 change = {

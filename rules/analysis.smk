@@ -19,6 +19,7 @@ LANDSCAPE_SHELL = (
     " --dims {wildcards.dims} {params.sampling:q}"
     " --distance {wildcards.distance} --normalization {params.normalization:q}"
     " --dtype {params.dtype:q} --memory-budget {params.memory_budget} {params.objective:q}"
+    " --null-model"
     " --threads {threads} --device {params.device:q}"
 )
 

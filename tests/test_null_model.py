@@ -309,17 +309,81 @@ def test_topology_table_carries_real_null_and_excess_counts(tmp_path):
     # the null evaluated independently: q on the grid's coordinates, its minima by brute force
     alphas = np.stack(np.meshgrid(data.a0.values, data.a1.values, indexing="ij"), axis=-1)
     g, k = data["taylor_gradient"].values, data["taylor_hessian"].values
-    q = (
-        data.attrs["center_loss"]
-        + alphas @ g
-        + 0.5 * np.einsum("xyi,ij,xyj->xy", alphas, k, alphas)
-    )
-    padded = np.pad(q, 1, constant_values=np.inf)
+    q = data.attrs["center_loss"] + alphas @ g
+    q = q + 0.5 * np.einsum("xyi,ij,xyj->xy", alphas, k, alphas)
+    q = np.maximum(q, data["loss"].values.min())  # the null's tree clips at the smallest loss
+    # a minimum of the sweep: every neighbour comes later in (value, flat index) order
+    order = np.argsort(q.ravel(), kind="stable").argsort().reshape(q.shape)
+    padded = np.pad(order, 1, constant_values=order.size)
     neighbours = [
         padded[1 + dx : 12 + dx, 1 + dy : 12 + dy]
         for dx in (-1, 0, 1)
         for dy in (-1, 0, 1)
         if dx or dy
     ]
-    brute = int(np.count_nonzero(np.all([q < n for n in neighbours], axis=0)))
+    brute = int(np.count_nonzero(np.all([order < n for n in neighbours], axis=0)))
     assert row.null_n_minima_raw == brute
+
+
+def test_a_wall_of_nan_splits_the_null_like_the_loss(tmp_path):
+    """Non-finite losses are +∞ in both trees: on an exactly quadratic loss with a NaN wall
+    through the grid, the null has the loss's two minima (excess 0), not the one of q."""
+    objective = _quadratic_objective(1)
+    directions = _directions(objective, 2)
+    data = sample_landscape(objective, directions, resolution=15, distance=0.5)
+    loss = data["loss"].values.copy()
+    loss[:, 9] = np.nan  # a wall: two components, each with its own minimum
+    data["loss"] = (data["loss"].dims, loss)
+    path = tmp_path / "landscape.nc"
+    write_landscape(data, path)
+    attrs = compute_topology(path, connectivity="full").dataset.attrs
+    # the wall's +∞ vertices join the two sides last: one component, two minima
+    assert attrs["n_minima_raw"] == 2 and attrs["n_saddles_raw"] == 1
+    assert attrs["null_n_minima_raw"] == 2 and attrs["excess_n_minima_raw"] == 0
+    assert attrs["excess_n_minima_above_log"] == 0
+
+
+def test_the_null_is_measured_in_the_losses_decades_where_the_quadratic_dips_below_zero(tmp_path):
+    """A saddle-shaped null (one negative curvature) crosses zero towards two edges of the
+    grid: its two minima are clipped at the smallest loss, so the shallower one is
+    log10(q(0) / min L) decades deep, not twelve decades below a shift to 1e-12."""
+    from losstopo.topology.descriptors import log_persistence
+    from losstopo.topology.mergetree import merge_tree
+    from losstopo.topology.null_model import null_tree_values
+
+    axis = np.linspace(-1.0, 1.0, 21)
+    a0, a1 = np.meshgrid(axis, axis, indexing="ij")
+    loss = 1.0 + a0**2 + a1**2  # the loss: a bowl, minimum 1 at the centre
+    saddle = TaylorModel(1.0, [0.0, 0.0], np.diag([2.0, -4.0]))  # q = 1 + a0² − 2 a1²
+    null = saddle(np.stack([a0.ravel(), a1.ravel()], axis=1)).reshape(loss.shape)
+    assert null.min() == pytest.approx(-1.0)
+    values = null_tree_values(loss, null)
+    assert values.min() == loss.min() == 1.0
+    tree = merge_tree(values, "full")
+    assert tree.n_minima == 2
+    # the two edge minima meet at the centre, where q = 1: both at the floor 1, so 0 decades
+    np.testing.assert_allclose(log_persistence(tree), [0.0])
+    unclipped = merge_tree(np.where(np.isfinite(loss), null, np.inf), "full")
+    assert log_persistence(unclipped).max() > 11  # what a shift to ~1e-12 would report
+    loss[3, 4] = np.inf
+    assert null_tree_values(loss, null)[3, 4] == np.inf
+
+
+def test_the_api_builds_the_same_scattered_graph_as_the_command_line(tmp_path):
+    import xarray as xr
+
+    from losstopo import api
+
+    objective = _mlp_objective(4)
+    directions = _directions(objective, 5)
+    data = sample_scattered_landscape(objective, directions, n_points=257, distance=0.5)
+    path = tmp_path / "landscape.nc"
+    write_landscape(data, path)
+    for metric, symmetrize in (("curvature", "union"), ("euclidean", "mutual")):
+        given = {"symmetrize": None} if metric == "curvature" else {"symmetrize": symmetrize}
+        stored = compute_topology(path, connectivity="knn", knn_metric=metric, **given)
+        attrs = stored.dataset.attrs
+        assert attrs["symmetrize"] == symmetrize
+        tree = api.merge_tree(xr.open_dataset(path), "knn", knn_metric=metric, **given)
+        assert tree.symmetrize == symmetrize
+        assert (tree.n_minima, tree.n_saddles) == (attrs["n_minima_raw"], attrs["n_saddles_raw"])

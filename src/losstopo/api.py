@@ -288,16 +288,22 @@ def merge_tree(
     connectivity: str = "full",
     *,
     k: int | None = None,
-    symmetrize: str = "mutual",
+    symmetrize: str | None = None,
+    knn_metric: str = "curvature",
     persistence_threshold: float = 0.0,
     relative: bool = False,
 ) -> MergeTree:
     """Sub-level-set merge tree of an array or a landscape (``loss`` variable).
 
-    For ``knn`` on a landscape the points are its grid coordinates (relative displacements);
-    a scattered landscape (``sample_scattered_landscape``) takes the k-NN graph of its
-    sample points, the only neighbourhood it has.
+    For ``knn`` on a landscape the points are its grid coordinates (relative displacements;
+    ``symmetrize`` defaults to mutual). A scattered landscape (``sample_scattered_landscape``)
+    takes the k-NN graph of its sample points, the only neighbourhood it has, as
+    ``losstopo topology`` does: by default the union graph in coordinates whitened by its
+    Taylor Hessian (``knn_metric`` curvature; euclidean with mutual is the paper's graph).
     """
+    from losstopo.io.landscape_file import landscape_taylor
+    from losstopo.topology.null_model import curvature_whitening
+
     points = None
     if isinstance(landscape, xr.Dataset):
         if "loss" not in landscape:
@@ -308,9 +314,23 @@ def merge_tree(
                 raise LosstopoError(
                     f"a scattered landscape has no grid for connectivity {connectivity!r}; use knn"
                 )
-            tree = merge_tree_on_points(landscape["loss"].values, scattered, k, symmetrize)
+            if knn_metric == "curvature":
+                taylor = landscape_taylor(landscape, "the landscape")
+                if taylor is None:
+                    raise LosstopoError(
+                        "the scattered landscape has no Taylor model to whiten its samples by; "
+                        "use knn_metric='euclidean'"
+                    )
+                scattered = scattered @ curvature_whitening(taylor.hessian).T
+            elif knn_metric != "euclidean":
+                raise LosstopoError(
+                    f"unknown knn_metric {knn_metric!r} (choose curvature or euclidean)"
+                )
+            values = landscape["loss"].values
+            tree = merge_tree_on_points(values, scattered, k, symmetrize or "union")
             return _simplified(tree, persistence_threshold, relative)
         landscape = landscape["loss"]
+    symmetrize = symmetrize or "mutual"
     if isinstance(landscape, xr.DataArray):
         if connectivity == "knn":
             points = grid_points(

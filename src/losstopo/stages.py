@@ -270,6 +270,7 @@ def compute_landscape(
     seed: int = 0,
     center_points: int = 0,
     center_scale: float = 0.1,
+    null_model: bool = True,
     chunk_size: int | None = None,
     memory_budget_mb: float = 512.0,
     tile: int = 0,
@@ -341,7 +342,7 @@ def compute_landscape(
     # what both samplers take: the extent, the directions' record, the batching, the output
     evaluation = dict(distance=distance, eigenvalues=eigenvalues, normalization=normalization)
     evaluation.update(chunk_size=chunk_size, memory_budget_mb=memory_budget_mb)
-    evaluation.update(attrs=attrs, show_progress=show_progress)
+    evaluation.update(attrs=attrs, show_progress=show_progress, null_model=null_model)
     if scattered:
         return sample_scattered_landscape(
             objective,
@@ -464,12 +465,16 @@ def compute_topology(
                 "again with this version, or use --knn-metric euclidean"
             )
         graph_metric = knn_metric
-        trees = _scattered_trees(loss, points, null_model, k, symmetrize, knn_metric, workers)
+        trees = _scattered_trees(
+            landscape_path, loss, points, null_model, k, symmetrize, knn_metric, workers
+        )
     else:
         symmetrize = symmetrize or "mutual"
         graph_metric = "grid index" if connectivity == "knn" else ""
-        trees = _grid_trees(loss, landscape, names, null_model, connectivity, k, symmetrize)
-    tree, null_tree = trees
+        trees = _grid_trees(
+            landscape_path, loss, landscape, names, null_model, connectivity, k, symmetrize
+        )
+    tree, null_values, null_tree = trees
     threshold = absolute_threshold(tree, persistence_threshold, relative)
     summary_absolute = absolute_threshold(tree, summary_threshold, True)
     summary = summarize(tree, summary_absolute)
@@ -484,14 +489,15 @@ def compute_topology(
     null.update(anharmonic_fraction=float("nan"), taylor_log_error_median=float("nan"))
     null.update(null_min_curvature=float("nan"), null_max_curvature=float("nan"))
     if null_tree is not None:
-        null_summary = summarize(null_tree, absolute_threshold(null_tree, summary_threshold, True))
+        # the same absolute persistence threshold as the loss's: counts in the same units
+        null_summary = summarize(null_tree, summary_absolute)
         null_counts = _counts(null_summary, shape_descriptors(null_tree, log_threshold))
         curvatures = null_model.curvatures
         null = {
             "null_model": 1,
             **{f"null_{key}": value for key, value in null_counts.items()},
             **{f"excess_{key}": counts[key] - null_counts[key] for key in CALIBRATED_COUNTS},
-            **anharmonicity(loss, null_tree.values),
+            **anharmonicity(loss, null_values),
             "anharmonic_decades": ANHARMONIC_DECADES,
             "null_min_curvature": float(curvatures[0]),
             "null_max_curvature": float(curvatures[-1]),
@@ -555,15 +561,16 @@ def _counts(summary: dict[str, Any], descriptors: dict[str, Any]) -> dict[str, i
     }
 
 
-def _scattered_trees(loss, points, null_model, k, symmetrize, knn_metric, workers):
+def _scattered_trees(path, loss, points, null_model, k, symmetrize, knn_metric, workers):
     """Merge trees of the loss and (with a null model) of its Taylor quadratic at scattered
-    samples, on one k-NN graph (of whitened coordinates for the curvature metric)."""
+    samples, on one k-NN graph (of whitened coordinates for the curvature metric); with the
+    quadratic's values."""
     from losstopo.topology.mergetree import merge_tree_on_graph
     from losstopo.topology.neighbors import default_k, knn_graph
-    from losstopo.topology.null_model import curvature_whitening
+    from losstopo.topology.null_model import curvature_whitening, null_tree_values
 
     if loss.ndim != 1 or len(loss) != len(points):
-        raise LosstopoError("scattered loss and coords differ in length")
+        raise LosstopoError(f"scattered landscape file {path}: loss and coords differ in length")
     k_used = default_k(points.shape[1]) if k is None else int(k)
     coordinates = points
     if knn_metric == "curvature":
@@ -572,28 +579,32 @@ def _scattered_trees(loss, points, null_model, k, symmetrize, knn_metric, worker
     graph = knn_graph(coordinates, k_used, symmetrize, workers=workers, query_size=k_used + 2)
     labels = dict(connectivity="knn", k=k_used, symmetrize=symmetrize, center=0)
     tree = merge_tree_on_graph(loss, graph, **labels)
-    null_tree = None
-    if null_model is not None:
-        null_tree = merge_tree_on_graph(null_model(points), graph, **labels)
-    return tree, null_tree
+    if null_model is None:
+        return tree, None, None
+    null = null_model(points)
+    return tree, null, merge_tree_on_graph(null_tree_values(loss, null), graph, **labels)
 
 
-def _grid_trees(loss, landscape, names, null_model, connectivity, k, symmetrize):
-    """Merge trees of the loss and (with a null model) of its Taylor quadratic on the grid."""
+def _grid_trees(path, loss, landscape, names, null_model, connectivity, k, symmetrize):
+    """Merge trees of the loss and (with a null model) of its Taylor quadratic on the grid;
+    with the quadratic's values."""
     import numpy as np
 
     from losstopo.topology.mergetree import merge_tree
     from losstopo.topology.neighbors import grid_points
+    from losstopo.topology.null_model import null_tree_values
 
     # k-NN on a grid is built on integer indices: float coordinates would break distance
     # ties by rounding, not by the documented (distance, index) order.
     tree = merge_tree(loss, connectivity, k, symmetrize)
-    null_tree = None
-    if null_model is not None:
-        missing = [name for name in names if name not in landscape]
-        if missing:
-            raise LosstopoError(f"grid landscape lacks the axis coordinate(s) {', '.join(missing)}")
-        alphas = grid_points(loss.shape, [np.asarray(landscape[name]) for name in names])
-        null_values = null_model(alphas).reshape(loss.shape)
-        null_tree = merge_tree(null_values, connectivity, k, symmetrize)
-    return tree, null_tree
+    if null_model is None:
+        return tree, None, None
+    missing = [name for name in names if name not in landscape]
+    if missing:
+        raise LosstopoError(
+            f"landscape file {path} lacks the axis coordinate(s) {', '.join(missing)}"
+        )
+    alphas = grid_points(loss.shape, [np.asarray(landscape[name]) for name in names])
+    null = null_model(alphas).reshape(loss.shape)
+    null_tree = merge_tree(null_tree_values(loss, null), connectivity, k, symmetrize)
+    return tree, null, null_tree

@@ -129,7 +129,7 @@ def _cmd_landscape(args: argparse.Namespace) -> None:
         args.resolution,
         args.distance,
         **common.pick(args, "normalization", "sampling", "n_points", "seed", "chunk_size"),
-        **common.pick(args, "center_points", "center_scale"),
+        **common.pick(args, "center_points", "center_scale", "null_model"),
         **common.pick(args, "tile", "tiles"),
         memory_budget_mb=args.memory_budget,
         show_progress=True,
@@ -382,6 +382,13 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         ("layer", "filter", "none"),
         default="layer",
         help="direction scaling against theta",
+    )
+    p.add_argument(
+        "--null-model",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="store the landscape's null model, the second-order Taylor model of the loss at "
+        "theta in its coordinates (one gradient and n Hessian-vector products; default: on)",
     )
     common.add_options(
         p,

@@ -150,6 +150,7 @@ def scattered_landscape_dataset(
             "seed": int(result.seed),
             "distance": float(result.distance),
             "center_point": 0,
+            "cube_points": len(points) - int(result.center_points),
             "center_points": int(result.center_points),
             "center_scale": float(result.center_scale),
         },

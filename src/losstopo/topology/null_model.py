@@ -91,6 +91,16 @@ def curvature_whitening(hessian: np.ndarray, floor: float = WHITENING_FLOOR) -> 
     return (vectors * scale).T
 
 
+def null_tree_values(loss: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """The null model's values for its merge tree: +∞ where the loss is not finite (the same
+    vertices take part in both trees), and clipped below at the loss's smallest finite value,
+    so that where q dips to zero or below its log persistence is not measured from a shift
+    to 1e-12 but in the loss's own decades (q ≤ 0 is where the quadratic has failed)."""
+    finite = np.isfinite(loss)
+    floor = float(np.min(loss[finite])) if finite.any() else -np.inf
+    return np.where(finite, np.maximum(null, floor), np.inf)
+
+
 def anharmonicity(
     loss: np.ndarray, null: np.ndarray, decades: float = ANHARMONIC_DECADES
 ) -> dict[str, float]:
