@@ -158,6 +158,15 @@ def test_topology_vs_metric_keeps_the_scattered_rows_beside_one_grid_connectivit
     assert chosen.dims.tolist() == [3, 6]
 
 
+def losstopo_whitening(hessian: np.ndarray) -> np.ndarray:
+    """W with WᵀW = |K|, eigenvalues floored at 1 % of the largest (by scipy, independently)."""
+    from scipy.linalg import eigh
+
+    values, vectors = eigh(hessian)
+    magnitude = np.abs(values)
+    return (vectors * np.sqrt(np.maximum(magnitude, 0.01 * magnitude.max()))).T
+
+
 def test_the_api_and_the_dataset_merge_tree_of_scattered_samples(run):
     import losstopo
     from losstopo.io.checkpoint import load_objective
@@ -169,11 +178,17 @@ def test_the_api_and_the_dataset_merge_tree_of_scattered_samples(run):
         objective, directions, n_points=129, distance=0.2, seed=4
     )
     assert data["loss"].shape == (129,) and data.attrs["dims"] == 6
-    tree = losstopo.merge_tree(data, "knn")
+    tree = losstopo.merge_tree(data, "knn", knn_metric="euclidean", symmetrize="mutual")
     direct = merge_tree_on_points(data["loss"].values, data["coords"].values)
     np.testing.assert_array_equal(tree.birth, direct.birth)
     np.testing.assert_array_equal(tree.death, direct.death)
     assert tree.center == 0
+    # by default: the union graph of the samples whitened by the landscape's Taylor Hessian
+    whitened = data["coords"].values @ losstopo_whitening(data["taylor_hessian"].values).T
+    direct = merge_tree_on_points(data["loss"].values, whitened, symmetrize="union")
+    tree = losstopo.merge_tree(data, "knn")
+    np.testing.assert_array_equal(tree.birth, direct.birth)
+    np.testing.assert_array_equal(tree.death, direct.death)
     with pytest.raises(LosstopoError, match="no grid for connectivity 'full'"):
         losstopo.merge_tree(data, "full")
 
