@@ -254,12 +254,18 @@ def test_calibration_figure_draws_every_real_and_null_count_in_its_landscape_slo
     figure = null_calibration(table)
     axes = [ax for ax in figure.axes if ax.get_title()]
     assert [ax.get_title() for ax in axes] == [title for _, title in CALIBRATION_PANELS]
+    table = table.assign(summary_threshold_relative=0.01, log_threshold_decades=0.3)
+    titles = [ax.get_title() for ax in null_calibration(table).axes if ax.get_title()]
+    assert titles[1:] == [
+        "minima, persistence ≥ 1% of range",
+        "minima ≥ 0.3 decades deep (log persistence)",
+    ]
     for ax, (name, _) in zip(axes, CALIBRATION_PANELS, strict=True):
         labels = [tick.get_text() for tick in ax.get_xticklabels()]
         assert labels == [
             "3-D full",
-            "3-D knn\n(grid index, mutual)",
-            "6-D knn\n(curvature, union)",
+            "3-D knn\ngrid, mutual",
+            "6-D knn\nwhitened, union",
         ]
         filled = [c for c in ax.collections if c.get_facecolors().size]
         hollow = [c for c in ax.collections if not c.get_facecolors().size]

@@ -194,6 +194,9 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
                     assert topology.attrs["connectivity"] == connectivity
                     assert int(topology.arc_size.sum()) == resolution**dims
                     assert topology.attrs["center_loss"] == pytest.approx(centre)
+                    # the null model: the Taylor quadratic's tree on the same grid and graph
+                    assert topology.attrs["null_model"] == 1
+                    assert topology.attrs["null_n_minima_raw"] >= 1
             for entry in smoke["landscape"]["scattered"]:  # its samples' k-NN tree only
                 stem = f"{entry['dims']}d_d{distance}"
                 landscape = xr.open_dataset(analysis / f"landscape_{stem}.nc")
@@ -233,6 +236,10 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
     ]
     same = summary[(summary.dims == 3) & (summary.connectivity == "full")]
     assert shared.n_minima_raw.tolist() == same.n_minima_raw.tolist()
+    # every landscape is calibrated: real, null and excess counts in the table
+    assert (summary.null_model == 1).all()
+    excess = summary.n_minima_raw - summary.null_n_minima_raw
+    assert summary.excess_n_minima_raw.tolist() == excess.tolist()
     for figure in (
         "fig3_error_heatmap",
         "fig3_profiles",
@@ -240,6 +247,7 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
         "extent_profiles",
         "extent_study",
         "topology_vs_error",
+        "null_calibration",
         "fig4_accuracy_heatmap",
         "fig4_profiles",
         "figB6_profiles_by_lr",

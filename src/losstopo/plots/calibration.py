@@ -22,15 +22,29 @@ CALIBRATION_PANELS = (
     ("n_minima_above", "minima, persistence ≥ relative threshold"),
     ("n_minima_above_log", "minima, log persistence ≥ threshold"),
 )
+# how a k-NN graph's metric is named under its landscape
+METRIC_LABELS = {"grid index": "grid", "curvature": "whitened", "euclidean": "euclidean"}
 
 
 def landscape_kind(row: pd.Series) -> str:
-    """The landscape and graph a count belongs to, e.g. ``6-D knn (curvature, union)``."""
+    """The landscape and graph a count belongs to, e.g. ``6-D knn`` over ``whitened, union``."""
     text = f"{int(row['dims'])}-D {row['connectivity']}"
     metric = str(row.get("knn_metric", "") or "")
     if row["connectivity"] == "knn" and metric and metric != "nan":
-        text += f"\n({metric}, {row.get('symmetrize', '')})"
+        text += f"\n{METRIC_LABELS.get(metric, metric)}, {row.get('symmetrize', '')}"
     return text
+
+
+def panel_titles(table: pd.DataFrame) -> list[str]:
+    """The panels' titles with the thresholds the table records (where it has one value)."""
+    titles = [title for _, title in CALIBRATION_PANELS]
+    relative = table.get("summary_threshold_relative", pd.Series(dtype=float)).dropna().unique()
+    if len(relative) == 1:
+        titles[1] = f"minima, persistence ≥ {relative[0]:.0%} of range"
+    decades = table.get("log_threshold_decades", pd.Series(dtype=float)).dropna().unique()
+    if len(decades) == 1:
+        titles[2] = f"minima ≥ {decades[0]:g} decades deep (log persistence)"
+    return titles
 
 
 def null_calibration(table: pd.DataFrame, group_by: str = "regime") -> Figure:
@@ -54,9 +68,13 @@ def null_calibration(table: pd.DataFrame, group_by: str = "regime") -> Figure:
     colours = plt.get_cmap("tab10")
     width = 0.8 / max(len(groups), 1)
     figure, axes = plt.subplots(
-        1, len(CALIBRATION_PANELS), figsize=(4.2 * len(CALIBRATION_PANELS), 4.2), squeeze=False
+        1,
+        len(CALIBRATION_PANELS),
+        figsize=(max(4.2, 1.1 * len(kinds)) * len(CALIBRATION_PANELS), 4.4),
+        squeeze=False,
     )
-    for ax, (name, title) in zip(axes[0], CALIBRATION_PANELS, strict=True):
+    names = [name for name, _ in CALIBRATION_PANELS]
+    for ax, name, title in zip(axes[0], names, panel_titles(rows), strict=True):
         for g, group in enumerate(groups):
             for k, kind in enumerate(kinds):
                 mask = (rows["_kind"] == kind) & (rows[group_by].astype(str) == group)
@@ -70,8 +88,16 @@ def null_calibration(table: pd.DataFrame, group_by: str = "regime") -> Figure:
                 label = group if k == 0 else None
                 ax.scatter(x, real, color=colours(g % 10), s=28, zorder=3, label=label)
                 null_label = "null model (Taylor quadratic)" if (g, k) == (0, 0) else None
+                # drawn over the loss's markers, a ring around each where the counts agree
                 ax.scatter(
-                    x, null, facecolors="none", edgecolors="0.45", s=40, zorder=2, label=null_label
+                    x,
+                    null,
+                    facecolors="none",
+                    edgecolors="0.35",
+                    s=70,
+                    lw=1.0,
+                    zorder=4,
+                    label=null_label,
                 )
         ax.set_yscale("log")
         ax.set_xticks(range(len(kinds)))
@@ -80,7 +106,11 @@ def null_calibration(table: pd.DataFrame, group_by: str = "regime") -> Figure:
         ax.set_title(title, fontsize=9)
         ax.set_ylabel("count")
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].legend(fontsize=7, loc="upper left")
-    figure.suptitle("critical points of the loss (filled) and of its null model (open)")
-    figure.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    # the groups in their order, then the null model
+    legend = sorted(zip(handles, labels, strict=True), key=lambda item: item[1].startswith("null"))
+    handles, labels = [h for h, _ in legend], [text for _, text in legend]
+    figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    figure.suptitle("minima of the loss (filled, one per run) and of its null model (open rings)")
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
     return figure
