@@ -203,7 +203,7 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
                 total = entry["n_points"] + entry["center_points"]
                 assert landscape.loss.shape == (total,)
                 assert landscape["coords"].shape == (total, entry["dims"])
-                inner = entry["center_scale"] * distance
+                inner = entry["center_scale"] * smoke["landscape"]["distance"]
                 assert np.abs(landscape["coords"].values[entry["n_points"] :]).max() <= inner
                 assert landscape.attrs["sampling"] == entry["sampling"]
                 assert landscape.loss.values[0] == pytest.approx(landscape.attrs["center_loss"])
