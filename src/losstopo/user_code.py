@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from pathlib import Path
 from types import ModuleType
 
 from losstopo.errors import LosstopoError
@@ -22,9 +21,9 @@ def import_user_code(where: str, what: str, *, reuse: bool = False) -> ModuleTyp
             raise LosstopoError(
                 f"{what} module {where!r} failed to import: {type(exc).__name__}: {exc}"
             ) from None
-    path = Path(where)
-    if not path.is_file():
-        raise LosstopoError(f"{what} file {path} does not exist")
+    from losstopo.io.atomic import check_input_file
+
+    path = check_input_file(where, f"{what} file")
     name = f"losstopo_user_{path.stem}"
     if reuse and name in sys.modules:
         return sys.modules[name]

@@ -27,6 +27,40 @@ def ensure_writable_dir(directory: Path) -> None:
         raise LosstopoError(f"output directory {directory} is not writable")
 
 
+def not_regular(path: Path) -> str | None:
+    """What ``path`` is when it exists but is not a regular file (after symlinks): a
+    directory, a FIFO, a device or a socket; None for a regular file or no file."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def check_input_file(path: str | os.PathLike[str], kind: str) -> Path:
+    """``path`` as a readable regular file, or one line saying why not: reading a FIFO would
+    block forever and a device is never a losstopo input."""
+    path = Path(path)
+    what = not_regular(path)
+    if what is not None:
+        raise LosstopoError(f"{kind} {path} is {what}, not a regular file")
+    if not path.is_file():
+        raise LosstopoError(f"{kind} {path} does not exist")
+    return path
+
+
 def _current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
@@ -39,6 +73,9 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(target)
     if target.is_dir():
         raise LosstopoError(f"output {target} is a directory; give a file name")
+    what = not_regular(target)
+    if what is not None:  # renaming over it would replace the device or pipe itself
+        raise LosstopoError(f"output {target} exists and is {what}; give a regular file name")
     ensure_writable_dir(target.parent if str(target.parent) else Path("."))
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or Path(".")

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from losstopo.errors import LosstopoError
-from losstopo.io.atomic import write_atomic
+from losstopo.io.atomic import check_input_file, write_atomic
 from losstopo.objective import Objective
 
 REQUIRED_KEYS = ("problem", "hparams", "state_dict", "metrics", "seed", "device")
@@ -42,8 +42,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():
         raise LosstopoError(f"checkpoint {path} is a directory, not a file")
-    if not path.is_file():
-        raise LosstopoError(f"checkpoint {path} does not exist")
+    check_input_file(path, "checkpoint")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load fails in many ways on truncated or foreign files

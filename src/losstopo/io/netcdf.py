@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from losstopo.errors import LosstopoError
-from losstopo.io.atomic import write_atomic
+from losstopo.io.atomic import check_input_file, write_atomic
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -99,8 +99,7 @@ def _write_contents(contents: NetcdfContents, path: Path) -> None:
 
 
 def _check_file(path: Path, kind: str) -> None:
-    if not path.is_file():
-        raise LosstopoError(f"{kind} file {path} does not exist")
+    check_input_file(path, f"{kind} file")
 
 
 def _check_variables(path: Path, present: Any, variables: list[str], kind: str) -> None:
@@ -124,12 +123,35 @@ def open_checked(path: str | Path, variables: list[str], kind: str) -> xr.Datase
     return dataset
 
 
+def cf_decode(values: np.ndarray, attrs: dict[str, Any]) -> np.ndarray:
+    """A variable's stored values as CF conventions mean them, as xarray reads them: values
+    equal to ``_FillValue`` or ``missing_value`` become NaN (float results only), and packed
+    values are unpacked (``value * scale_factor + add_offset``, in float64). The packing and
+    fill attributes are removed from ``attrs``, since the values no longer carry them."""
+    scale = attrs.pop("scale_factor", None)
+    offset = attrs.pop("add_offset", None)
+    missing = [attrs.pop(key) for key in ("_FillValue", "missing_value") if key in attrs]
+    packed = scale is not None or offset is not None
+    if not packed and values.dtype.kind != "f":
+        return values  # integer variables of our own files: no fill value, stored as is
+    out = values.astype(np.float64) if packed else values.copy()
+    for fill in missing:
+        fill = np.asarray(fill, dtype=values.dtype)
+        if values.dtype.kind == "f" and np.isnan(fill).any():
+            continue  # NaN marks missing values already
+        out[np.isin(values, fill)] = np.nan
+    if packed:
+        out = out * (1.0 if scale is None else float(np.asarray(scale).ravel()[0]))
+        out = out + (0.0 if offset is None else float(np.asarray(offset).ravel()[0]))
+    return out
+
+
 def read_contents(
     path: str | Path, variables: list[str], kind: str, optional: list[str] | None = None
 ) -> NetcdfContents:
     """``open_checked`` without xarray: the named variables (and those of ``optional`` that
     the file has), the coordinates of their dimensions and the file's attributes, as plain
-    arrays (fill values stay as stored)."""
+    arrays decoded as xarray decodes them (``cf_decode``)."""
     import netCDF4
 
     path = Path(path)
@@ -146,8 +168,8 @@ def read_contents(
             for name in dict.fromkeys(names):
                 variable = handle.variables[name]
                 attrs = {key: variable.getncattr(key) for key in variable.ncattrs()}
-                attrs.pop("_FillValue", None)
-                contents[name] = (tuple(variable.dimensions), np.asarray(variable[...]), attrs)
+                values = cf_decode(np.asarray(variable[...]), attrs)
+                contents[name] = (tuple(variable.dimensions), values, attrs)
             attrs = {key: handle.getncattr(key) for key in handle.ncattrs()}
     except (OSError, ValueError) as exc:
         raise LosstopoError(f"{path} is not a readable netCDF {kind} file: {exc}") from None

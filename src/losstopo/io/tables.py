@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from losstopo.errors import LosstopoError
-from losstopo.io.atomic import write_atomic
+from losstopo.io.atomic import check_input_file, write_atomic
 from losstopo.topology.null_model import CALIBRATED_COUNTS
 
 PINN_COLUMNS = [
@@ -36,9 +36,7 @@ PINN_COLUMNS = [
 
 def read_table(path: str | Path, kind: str = "table") -> pd.DataFrame:
     """Read a CSV table, failing with one line that names the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise LosstopoError(f"{kind} {path} does not exist")
+    path = check_input_file(path, kind)
     try:
         table = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -49,7 +47,7 @@ def read_table(path: str | Path, kind: str = "table") -> pd.DataFrame:
 
 def read_metrics(path: str | Path) -> dict:
     """Read one ``metrics.json``; every column of the PINN table must be present."""
-    path = Path(path)
+    path = check_input_file(path, "metrics file")
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
@@ -203,8 +201,7 @@ def topology_row(path: Path, regimes: dict[tuple[float, float], str]) -> tuple[d
     with the names of those fields."""
     import xarray as xr
 
-    if not path.is_file():
-        raise LosstopoError(f"topology file {path} does not exist")
+    check_input_file(path, "topology file")
     try:
         with xr.open_dataset(path) as dataset:
             attrs = dict(dataset.attrs)
