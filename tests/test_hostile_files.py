@@ -112,3 +112,69 @@ def test_a_cf_packed_landscape_is_read_as_xarray_decodes_it(landscape, tmp_path)
     assert attrs["center_loss"] == pytest.approx(float(decoded[4, 4]), abs=1e-12)
     assert attrs["center_loss"] == pytest.approx(reference["center_loss"], abs=scale)
     assert attrs["n_minima_raw"] == reference["n_minima_raw"]
+
+
+def _grid_file(path: Path, loss: np.ndarray, **attrs) -> Path:
+    axis = np.linspace(-0.1, 0.1, loss.shape[0])
+    data = xr.Dataset(
+        {"loss": (("a0", "a1"), loss)},
+        coords={"a0": axis, "a1": np.linspace(-0.1, 0.1, loss.shape[1])},
+        attrs={"dims": 2, "resolution": loss.shape[1], "distance": 0.1, **attrs},
+    )
+    data.to_netcdf(path, engine="netcdf4")
+    return path
+
+
+def test_a_mostly_nan_landscape_has_nan_descriptors_and_its_finite_share(tmp_path, caplog):
+    loss = np.full((11, 11), np.nan)
+    loss[4:7, 4:7] = 1.0 + np.arange(9).reshape(3, 3)  # 9 of 121 finite, around the centre
+    path = _grid_file(tmp_path / "nan.nc", loss)
+    with caplog.at_level("WARNING", logger="losstopo"):
+        attrs = compute_topology(path).dataset.attrs
+    assert attrs["n_finite"] == 9 and attrs["finite_fraction"] == pytest.approx(9 / 121)
+    assert np.isnan(attrs["basin_fraction"]) and np.isnan(attrs["basin_depth_decades"])
+    assert "only 9 of 121 loss values are finite" in caplog.text
+    whole = compute_topology(_grid_file(tmp_path / "ok.nc", np.nan_to_num(loss, nan=50.0)))
+    assert whole.dataset.attrs["finite_fraction"] == 1.0
+    assert whole.dataset.attrs["basin_fraction"] > 0
+
+
+def test_an_all_nan_landscape_fails_with_one_line(tmp_path, capsys):
+    path = _grid_file(tmp_path / "nan.nc", np.full((5, 5), np.nan))
+    assert main(["topology", str(path), "--out", str(tmp_path / "t.nc")]) == 2
+    assert "has no finite loss value" in _one_error_line(capsys)
+    assert not (tmp_path / "t.nc").exists()
+
+
+def _tile(index: int, rows: range, resolution: int = 9) -> xr.Dataset:
+    axis = np.linspace(-0.1, 0.1, resolution)
+    loss = np.add.outer(axis[rows] ** 2, axis**2)
+    attrs = {"dims": 2, "resolution": resolution, "tile": index, "tiles": 3}
+    attrs.update(first_index_start=rows.start, first_index_stop=rows.stop, seconds=1.0)
+    attrs.update(created="now", n_points=loss.size, n_nonfinite=0, points_per_second=1.0)
+    return xr.Dataset(
+        {"loss": (("a0", "a1"), loss)}, coords={"a0": axis[rows], "a1": axis}, attrs=attrs
+    )
+
+
+def test_a_tile_is_never_analysed_as_a_whole_landscape(tmp_path, capsys):
+    path = tmp_path / "tile0.nc"
+    _tile(0, range(0, 3)).to_netcdf(path, engine="netcdf4")
+    assert main(["topology", str(path), "--out", str(tmp_path / "t.nc")]) == 2
+    assert "is tile 0 of 3 of a landscape, not a whole landscape" in _one_error_line(capsys)
+
+
+def test_landscape_merge_checks_that_the_tiles_continue_each_other():
+    from losstopo.errors import LosstopoError
+    from losstopo.io.landscape_file import merge_tiles
+
+    good = [_tile(0, range(0, 3)), _tile(1, range(3, 6)), _tile(2, range(6, 9))]
+    assert merge_tiles(good)["loss"].shape == (9, 9)
+    duplicated = [good[0], _tile(1, range(0, 3)), good[2]]  # tile 0's slab relabelled as 1
+    with pytest.raises(LosstopoError, match="the tiles do not continue each other"):
+        merge_tiles(duplicated)
+    relabelled = good[1].assign_coords(a0=good[0]["a0"].values)  # rows right, axis wrong
+    with pytest.raises(LosstopoError, match="coordinates do not increase"):
+        merge_tiles([good[0], relabelled, good[2]])
+    with pytest.raises(LosstopoError, match="not a landscape tile"):
+        merge_tiles([good[0], xr.Dataset({"loss": (("a0", "a1"), np.zeros((3, 9)))})])

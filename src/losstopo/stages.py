@@ -387,6 +387,13 @@ CARRIED_LANDSCAPE_ATTRS = (
 )
 
 
+# Below this share of finite loss values the trained basin, its depth and the loss quantiles
+# describe the finite remnant, not the landscape: those descriptors are NaN (with a warning).
+MIN_FINITE_FRACTION = 0.5
+# descriptors that stay meaningful on a mostly non-finite landscape: counts and settings
+UNBLANKED_DESCRIPTORS = ("log_threshold_decades", "n_minima_above_log", "n_saddles_above_log")
+
+
 @dataclass
 class TopologyResult:
     """The ``topology.nc`` contents and the numbers a log line reports."""
@@ -425,6 +432,8 @@ def compute_topology(
     When the landscape carries its null model (the Taylor quadratic at θ), the same tree is
     built for the quadratic on the same vertices and graph, and the counts are recorded real,
     null and in excess of the null, with the loss's anharmonicity."""
+    import numpy as np
+
     from losstopo.io.landscape_file import (
         landscape_points,
         landscape_taylor,
@@ -448,7 +457,16 @@ def compute_topology(
     if knn_metric not in KNN_METRICS:
         raise LosstopoError(f"unknown --knn-metric {knn_metric!r} (choose curvature or euclidean)")
     landscape = read_landscape_arrays(landscape_path)
+    if "tile" in landscape.attrs:
+        tile, tiles = int(landscape.attrs["tile"]), int(landscape.attrs.get("tiles", 1))
+        raise LosstopoError(
+            f"{landscape_path} is tile {tile} of {tiles} of a landscape, not a whole landscape "
+            "(its centre is not theta); merge the tiles with losstopo landscape-merge"
+        )
     loss = landscape["loss"]
+    finite_count = int(np.count_nonzero(np.isfinite(loss)))
+    if finite_count == 0:
+        raise LosstopoError(f"{landscape_path} has no finite loss value")
     names = list(landscape.dims("loss"))
     points = landscape_points(landscape)
     null_model = landscape_taylor(landscape, landscape_path)
@@ -482,6 +500,21 @@ def compute_topology(
     stored_summary = summarize(stored, 0.0)
     descriptors = shape_descriptors(tree, log_threshold)
     counts = _counts(summary, descriptors)
+    finite_fraction = finite_count / loss.size
+    if finite_fraction < MIN_FINITE_FRACTION:
+        log.warning(
+            "%s: only %d of %d loss values are finite (%.1f %%, below %.0f %%): its shape "
+            "descriptors are NaN",
+            landscape_path,
+            finite_count,
+            loss.size,
+            100 * finite_fraction,
+            100 * MIN_FINITE_FRACTION,
+        )
+        descriptors = {
+            key: value if key in UNBLANKED_DESCRIPTORS else float("nan")
+            for key, value in descriptors.items()
+        }
     null: dict[str, Any] = {"null_model": 0}
     for key in CALIBRATED_COUNTS:
         null[f"null_{key}"] = -1
@@ -521,6 +554,9 @@ def compute_topology(
         "summary_threshold_relative": summary_threshold,
         "summary_threshold": summary_absolute,
         "n_vertices": int(loss.size),
+        "n_finite": finite_count,
+        "finite_fraction": finite_fraction,
+        "min_finite_fraction": MIN_FINITE_FRACTION,
         "n_minima": stored.n_minima,
         "n_saddles": stored.n_saddles,
         "n_components": tree.n_components,

@@ -290,12 +290,25 @@ def merge_tiles(fragments: list[xr.Dataset]) -> xr.Dataset:
 
     if not fragments:
         raise LosstopoError("no landscape tiles given")
+    if any("tile" not in ds.attrs for ds in fragments):
+        raise LosstopoError("a file given to merge is not a landscape tile (no tile attribute)")
     fragments = sorted(fragments, key=lambda ds: int(ds.attrs.get("tile", 0)))
     tiles = int(fragments[0].attrs.get("tiles", 1))
     if [int(ds.attrs.get("tile", -1)) for ds in fragments] != list(range(tiles)):
         raise LosstopoError(
             f"expected tiles 0..{tiles - 1}, got {[ds.attrs.get('tile') for ds in fragments]}"
         )
+    # each tile's rows follow the previous tile's, and it holds as many rows as it says
+    stop = 0
+    for ds in fragments:
+        start, end = int(ds.attrs["first_index_start"]), int(ds.attrs["first_index_stop"])
+        rows = ds["loss"].shape[0]
+        if start != stop or end - start != rows:
+            raise LosstopoError(
+                f"tile {ds.attrs['tile']} holds rows {start}..{end - 1} ({rows} stored) but "
+                f"should start at row {stop}: the tiles do not continue each other"
+            )
+        stop = end
     varying = {
         "tile",
         "tiles",
@@ -326,6 +339,9 @@ def merge_tiles(fragments: list[xr.Dataset]) -> xr.Dataset:
         raise LosstopoError(
             f"tiles cover {merged.sizes[first]} of {reference['resolution']} rows of {first}"
         )
+    axis = np.asarray(merged[first].values, dtype=np.float64)
+    if axis.size > 1 and not np.all(np.diff(axis) > 0):
+        raise LosstopoError(f"the tiles' {first} coordinates do not increase: a tile is relabelled")
     seconds = float(sum(float(ds.attrs["seconds"]) for ds in fragments))
     attrs = {
         **reference,

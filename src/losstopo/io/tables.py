@@ -241,6 +241,7 @@ def topology_row(path: Path, regimes: dict[tuple[float, float], str]) -> tuple[d
         **{column: attrs.get(column, np.nan) for column in DESCRIPTOR_COLUMNS},
         **{column: attrs.get(column, np.nan) for column in NULL_COLUMNS},
         "summary_threshold_relative": attrs.get("summary_threshold_relative", np.nan),
+        "finite_fraction": attrs.get("finite_fraction", np.nan),
         "knn_metric": str(attrs.get("knn_metric", "")),
         "symmetrize": str(attrs.get("symmetrize", "")),
         "file": str(path),
