@@ -178,3 +178,54 @@ def test_landscape_merge_checks_that_the_tiles_continue_each_other():
         merge_tiles([good[0], relabelled, good[2]])
     with pytest.raises(LosstopoError, match="not a landscape tile"):
         merge_tiles([good[0], xr.Dataset({"loss": (("a0", "a1"), np.zeros((3, 9)))})])
+
+
+def test_a_diverged_run_makes_its_heat_map_cell_nan_even_with_a_finite_error():
+    import pandas as pd
+
+    from losstopo.io.tables import mean_error_grid
+
+    table = pd.DataFrame(
+        {
+            "beta": [1.0, 1.0, 5.0, 5.0],
+            "lr": [0.1] * 4,
+            "relative_l2_error": [0.01, 0.03, 6e30, 0.5],
+            "diverged": [False, False, True, False],
+        }
+    )
+    grid = mean_error_grid(table)
+    assert grid.loc[0.1, 1.0] == pytest.approx(0.02)
+    assert np.isnan(grid.loc[0.1, 5.0])
+
+
+def test_a_full_disk_is_named_as_such_and_leaves_nothing_behind(tmp_path):
+    import errno
+
+    from losstopo.errors import LosstopoError
+    from losstopo.io.atomic import write_atomic
+
+    target = tmp_path / "out.nc"
+    target.write_text("kept")
+
+    def fill_the_disk(tmp: Path) -> None:
+        tmp.write_text("partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(LosstopoError, match=f"no space left on device: {target}"):
+        write_atomic(target, fill_the_disk)
+    assert target.read_text() == "kept" and sorted(p.name for p in tmp_path.iterdir()) == ["out.nc"]
+
+
+def test_curvature_refuses_a_nan_direction(tmp_path, small_pinn_with_hessian, capsys):
+    run = small_pinn_with_hessian(tmp_path / "run", 0, 10, top_k=2)
+    hessian = xr.open_dataset(run / "hessian.nc").load()
+    vectors = hessian["eigenvectors"].values.copy()
+    vectors[1, 5] = np.nan
+    hessian["eigenvectors"] = (hessian["eigenvectors"].dims, vectors)
+    bad = tmp_path / "hessian_nan.nc"
+    hessian.to_netcdf(bad, engine="netcdf4")
+    out = tmp_path / "curvature.nc"
+    argv = ["curvature", str(run / "model.pt"), "--directions", str(bad), "--out", str(out)]
+    assert main(argv) == 2
+    assert f"eigenvector 1 of {bad} has 1 non-finite entries" in _one_error_line(capsys)
+    assert not out.exists()

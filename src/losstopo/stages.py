@@ -190,6 +190,7 @@ def compute_curvature(
     from losstopo.io.curvature_file import curvature_dataset
     from losstopo.io.hessian_file import read_hessian
     from losstopo.io.provenance import base_provenance, sha256_of
+    from losstopo.landscape.directions import check_direction
     from losstopo.runtime import device_name
 
     objective = checkpoint.objective
@@ -203,6 +204,9 @@ def compute_curvature(
                 f"{directions} was computed from a different checkpoint than {checkpoint.path}"
             )
         vectors = hessian["eigenvectors"].values
+        for index, row in enumerate(vectors):  # a NaN direction would poison every probe
+            what = f"eigenvector {index} of {directions}"
+            check_direction(np.asarray(row, dtype=np.float64), what)
         if vectors.shape[1] != objective.n_parameters:
             raise LosstopoError(
                 f"{directions} has {vectors.shape[1]} parameters, {checkpoint.path} has "

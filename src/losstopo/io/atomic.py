@@ -7,6 +7,7 @@ existing file is only replaced by a complete new one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -25,6 +26,10 @@ def ensure_writable_dir(directory: Path) -> None:
         raise LosstopoError(f"cannot create output directory {directory}: {exc.strerror}") from exc
     if not os.access(directory, os.W_OK | os.X_OK):
         raise LosstopoError(f"output directory {directory} is not writable")
+
+
+# a full disk or an exhausted quota, whatever the writer (numpy, netCDF, torch) calls it
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 
 
 def not_regular(path: Path) -> str | None:
@@ -87,9 +92,11 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(exc, OSError) and exc.errno in FULL_DISK:
+            raise LosstopoError(f"no space left on device: {target}") from None
         raise
 
 

@@ -95,6 +95,10 @@ def mean_error_grid(table: pd.DataFrame, value: str = "relative_l2_error") -> pd
         finite = values.map(lambda v: v is not None and math.isfinite(float(v)))
         return float(values.mean()) if bool(finite.all()) else float("nan")
 
+    # a diverged run's error can be finite (a huge number): its flag decides
+    if "diverged" in table.columns:
+        flagged = table["diverged"].astype(str).str.lower().isin(["true", "1", "1.0"])
+        table = table.assign(**{value: table[value].where(~flagged, float("nan"))})
     grid = table.groupby(["lr", "beta"])[value].agg(cell_mean).unstack("beta")
     return grid.sort_index(ascending=False).sort_index(axis=1)
 
