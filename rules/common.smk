@@ -2,6 +2,7 @@
 # (every rule runs `python -m losstopo ...`).
 import os
 import re
+import shlex
 import sys
 from itertools import product
 
@@ -17,8 +18,11 @@ envvars:
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
 
-# (shell.prefix is formatted again like a shell command, hence the quadrupled braces.)
-shell.prefix(f'set -euo pipefail; export PYTHONPATH="{SRC}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')
+# The source path is quoted for the shell (a checkout path may hold spaces, quotes, `$(...)`
+# or backticks); shell.prefix is formatted again like a shell command, hence the doubled
+# braces of the path and the quadrupled ones of the f-string.
+_SRC_QUOTED = shlex.quote(SRC).replace("{", "{{").replace("}", "}}")
+shell.prefix(f"set -euo pipefail; export PYTHONPATH={_SRC_QUOTED}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
 
 
 def analysis_dir(problem, run, ckpt):

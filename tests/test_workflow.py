@@ -761,3 +761,38 @@ def test_a_new_problem_is_one_module_through_the_generic_rules(tmp_path):
         assert landscape.attrs["center_loss"] == pytest.approx(loss, rel=1e-5)
     assert (tmp_path / "results/figures/models/toy_profiles.png").stat().st_size > 5_000
     shutil.rmtree(tmp_path / ".snakemake", ignore_errors=True)
+
+
+@pytest.mark.workflow
+def test_a_checkout_path_with_shell_syntax_runs_jobs_without_executing_it(tmp_path):
+    """The source path reaches every job's shell quoted: a checkout under a directory named
+    with a space, a double quote, `$(...)` and backticks runs its jobs and runs nothing else."""
+    marker = tmp_path / "EXECUTED"
+    checkout = tmp_path / f'check out "q" $(touch {marker}) `touch {marker}`'
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
+    for name in filter(None, tracked):
+        if name.startswith(
+            ("Snakefile", "rules/", "src/", "config", "configs/", "report/", "envs/")
+        ):
+            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, checkout / name)
+    work = tmp_path / "work"
+    work.mkdir()
+    target = "results/pinn/beta1_lr1_seed0/metrics.json"
+    options = ["--snakefile", str(checkout / "Snakefile"), "--directory", str(work)]
+    options += ["--cores", "1", target, "--configfile", str(checkout / "configs/smoke.yaml")]
+    result = subprocess.run(
+        [*SNAKEMAKE, *options],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=work,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((work / target).read_text())["iterations"] > 0
+    assert not marker.exists()
+    # the job imported the package from that checkout, through the quoted PYTHONPATH
+    log = (work / "results/logs/train_pinn/beta1_lr1_seed0.log").read_text()
+    assert "Traceback" not in log
