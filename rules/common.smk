@@ -86,6 +86,11 @@ def validate_config(config, schema_path):
 
 
 validate_config(config, os.path.join(workflow.basedir, "config.schema.yaml"))
+# values a job would reject, reported before any job (the checkout's own package)
+sys.path.insert(0, SRC)
+from losstopo.workflow.plan_checks import check_plan
+
+check_plan(config)
 
 
 LANDSCAPE_GRIDS = {grid["dims"]: grid["resolution"] for grid in config["landscape"]["grids"]}

@@ -1,0 +1,112 @@
+"""Checks of a configured study that the schema cannot express: values each job would reject
+later, reported before any job starts and named by their config key.
+
+The Snakefile validates the config against its schema (types, ranges, defaults) and then calls
+:func:`check_plan`; each message names the key as written in YAML (``config.hessian.max_hvp``)
+and what it must satisfy. No Snakemake, torch or xarray here: a dry run stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+SEED_LIMIT = 2**63  # numpy and torch generators take 64-bit seeds
+UNET_TOP_K = 2  # the segmentation landscapes are 2-D (paper §4.2)
+
+
+def _seeds(value: Any, key: str) -> Iterator[tuple[str, Any]]:
+    """Every seed in the config: keys named ``seed``, ``*_seed`` or ``seeds``."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            where = f"{key}.{name}"
+            if name == "seed" or name.endswith("_seed"):
+                yield where, item
+            elif name == "seeds" and isinstance(item, list):
+                yield from ((f"{where}[{i}]", seed) for i, seed in enumerate(item))
+            else:
+                yield from _seeds(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _seeds(item, f"{key}[{index}]")
+
+
+def _grids(config: dict[str, Any]) -> Iterator[tuple[str, int, int]]:
+    """(config key, dims, resolution) of every grid landscape of every enabled problem."""
+    if config["pinn"]["enabled"]:
+        for index, grid in enumerate(config["landscape"]["grids"]):
+            yield f"config.landscape.grids[{index}]", grid["dims"], grid["resolution"]
+    if config["unet"]["enabled"]:
+        yield "config.unet.landscape.resolution", 2, config["unet"]["landscape"]["resolution"]
+    for index, model in enumerate(config.get("models") or []):
+        for dims in model["dims"]:
+            yield f"config.models[{index}].resolution", dims, model["resolution"]
+
+
+def _top_ks(config: dict[str, Any]) -> Iterator[tuple[str, str, int]]:
+    """(problem, what decides it, k) for the top-k Hessian pairs each problem computes."""
+    landscape = config["landscape"]
+    if config["pinn"]["enabled"]:
+        dims = [g["dims"] for g in landscape["grids"]] + [s["dims"] for s in landscape["scattered"]]
+        if dims:
+            yield "pinn", "the largest PINN landscape dimension", max(dims)
+    if config["unet"]["enabled"]:
+        yield "unet", "the 2-D segmentation landscapes", UNET_TOP_K
+    for index, model in enumerate(config.get("models") or []):
+        yield "models", f"config.models[{index}].dims", max(model["dims"])
+
+
+def plan_errors(config: dict[str, Any]) -> list[str]:
+    """Every reason a job of this study would fail on its configured values, one line each."""
+    errors = [
+        f"{key}: {seed} must be below 2**63 (a 64-bit seed)"
+        for key, seed in _seeds(config, "config")
+        if isinstance(seed, int) and not isinstance(seed, bool) and seed >= SEED_LIMIT
+    ]
+    topology_k = config["topology"]["k"]
+    tiles = config["landscape"]["tiles"]
+    for key, dims, resolution in _grids(config):
+        if tiles > resolution:
+            errors.append(
+                f"config.landscape.tiles: {tiles} tiles exceed the {resolution} rows of the "
+                f"{dims}-D grid of {key}"
+            )
+        if topology_k is not None and topology_k >= resolution**dims:
+            errors.append(
+                f"config.topology.k: {topology_k} neighbours need more than the "
+                f"{resolution**dims} vertices of the {dims}-D grid of {key}"
+            )
+    if config["pinn"]["enabled"]:
+        for index, entry in enumerate(config["landscape"]["scattered"]):
+            points = entry["n_points"] + entry.get("center_points", 0)
+            k = topology_k if topology_k is not None else 4 * entry["dims"]
+            if k >= points:
+                errors.append(
+                    f"config.landscape.scattered[{index}].n_points: {points} samples cannot "
+                    f"have {k} neighbours each (config.topology.k, default 4 x dims)"
+                )
+    max_hvp = config["hessian"]["max_hvp"]
+    curvature = config["curvature"]
+    for problem, reason, k in _top_ks(config):
+        if max_hvp < k:
+            errors.append(
+                f"config.hessian.max_hvp: {max_hvp} Hessian-vector products cannot give the "
+                f"top {k} pairs of {problem} ({reason})"
+            )
+        budget = curvature["budgets"][problem]
+        needed = budget["trace_min_probes"] + (k if curvature["deflate"] else 0)
+        if curvature["enabled"] and budget["trace_max_hvps"] < needed:
+            deflation = f" plus the {k} deflated directions" if curvature["deflate"] else ""
+            errors.append(
+                f"config.curvature.budgets.{problem}.trace_max_hvps: "
+                f"{budget['trace_max_hvps']} must cover trace_min_probes "
+                f"({budget['trace_min_probes']}){deflation}"
+            )
+    return errors
+
+
+def check_plan(config: dict[str, Any]) -> None:
+    """Raise ``ValueError`` with every plan error, one per line (none: return)."""
+    errors = plan_errors(config)
+    if errors:
+        raise ValueError("\n".join(errors))
