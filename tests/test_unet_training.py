@@ -137,6 +137,22 @@ def test_state_of_another_run_is_not_resumed(pets, tmp_path):
     assert load_checkpoint(out / "checkpoints" / checkpoint_name(1))["hparams"]["lr"] == 0.002
 
 
+def test_a_truncated_resume_state_is_discarded_with_a_warning(
+    pets, uninterrupted, tmp_path, caplog
+):
+    out = tmp_path / "run"
+    train_unet_run(tiny_config(pets), 7, out, CPU, stop_after=1)
+    state = out / ".progress" / "state.pt"
+    state.write_bytes(state.read_bytes()[:64])  # a hard stop or a full disk mid-write
+    with caplog.at_level("WARNING", logger="losstopo"):
+        table = train_unet_run(tiny_config(pets), 7, out, CPU)
+    assert f"{state} is unreadable" in caplog.text and "starting from scratch" in caplog.text
+    assert list(table.epoch) == [0, 1, 2, 3]
+    assert_same_weights(
+        uninterrupted / "checkpoints" / checkpoint_name(3), out / "checkpoints" / checkpoint_name(3)
+    )
+
+
 def test_epoch_order_depends_only_on_seed_and_epoch():
     a = epoch_order(50, 3, 4)
     assert sorted(a.tolist()) == list(range(50))

@@ -150,7 +150,19 @@ def _resume_point(progress: Path, config: UNetConfig, seed: int) -> dict[str, An
     state_path = progress / "state.pt"
     if not state_path.is_file():
         return None
-    state = torch.load(state_path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated by a full disk or a hard stop: unusable, not fatal
+        log.warning(
+            "%s is unreadable (%s: %s); discarding it and starting from scratch",
+            state_path,
+            type(exc).__name__,
+            str(exc).splitlines()[0] if str(exc) else "",
+        )
+        return None
+    if not isinstance(state, dict):
+        log.warning("%s is not a training state; starting from scratch", state_path)
+        return None
     if state.get("hparams") != config.hparams() or state.get("seed") != seed:
         log.warning("%s belongs to a different run; starting from scratch", state_path)
         return None
