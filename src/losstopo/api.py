@@ -302,7 +302,7 @@ def merge_tree(
     Taylor Hessian (``knn_metric`` curvature; euclidean with mutual is the paper's graph).
     """
     from losstopo.io.landscape_file import landscape_taylor
-    from losstopo.topology.null_model import curvature_whitening
+    from losstopo.topology.null_model import knn_coordinates
 
     points = None
     if isinstance(landscape, xr.Dataset):
@@ -314,18 +314,8 @@ def merge_tree(
                 raise LosstopoError(
                     f"a scattered landscape has no grid for connectivity {connectivity!r}; use knn"
                 )
-            if knn_metric == "curvature":
-                taylor = landscape_taylor(landscape, "the landscape")
-                if taylor is None:
-                    raise LosstopoError(
-                        "the scattered landscape has no Taylor model to whiten its samples by; "
-                        "use knn_metric='euclidean'"
-                    )
-                scattered = scattered @ curvature_whitening(taylor.hessian).T
-            elif knn_metric != "euclidean":
-                raise LosstopoError(
-                    f"unknown knn_metric {knn_metric!r} (choose curvature or euclidean)"
-                )
+            taylor = landscape_taylor(landscape, "the landscape")
+            scattered = knn_coordinates(scattered, taylor, knn_metric, "the landscape")
             values = landscape["loss"].values
             tree = merge_tree_on_points(values, scattered, k, symmetrize or "union")
             return _simplified(tree, persistence_threshold, relative)

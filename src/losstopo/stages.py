@@ -452,6 +452,7 @@ def compute_topology(
         KNN_METRICS,
         WHITENING_FLOOR,
         anharmonicity,
+        knn_coordinates,
     )
     from losstopo.topology.simplify import absolute_threshold, simplify
     from losstopo.topology.summary import summarize
@@ -481,14 +482,10 @@ def compute_topology(
                 f"--connectivity {connectivity}; use knn"
             )
         symmetrize = symmetrize or "union"
-        if knn_metric == "curvature" and null_model is None:
-            raise LosstopoError(
-                f"{landscape_path} has no Taylor model to whiten its samples by; sample it "
-                "again with this version, or use --knn-metric euclidean"
-            )
+        coordinates = knn_coordinates(points, null_model, knn_metric, str(landscape_path))
         graph_metric = knn_metric
         trees = _scattered_trees(
-            landscape_path, loss, points, null_model, k, symmetrize, knn_metric, workers
+            landscape_path, loss, points, coordinates, null_model, k, symmetrize, workers
         )
     else:
         symmetrize = symmetrize or "mutual"
@@ -601,20 +598,17 @@ def _counts(summary: dict[str, Any], descriptors: dict[str, Any]) -> dict[str, i
     }
 
 
-def _scattered_trees(path, loss, points, null_model, k, symmetrize, knn_metric, workers):
+def _scattered_trees(path, loss, points, coordinates, null_model, k, symmetrize, workers):
     """Merge trees of the loss and (with a null model) of its Taylor quadratic at scattered
-    samples, on one k-NN graph (of whitened coordinates for the curvature metric); with the
-    quadratic's values."""
+    samples, on one k-NN graph of ``coordinates`` (``knn_coordinates``); with the quadratic's
+    values."""
     from losstopo.topology.mergetree import merge_tree_on_graph
     from losstopo.topology.neighbors import default_k, knn_graph
-    from losstopo.topology.null_model import curvature_whitening, null_tree_values
+    from losstopo.topology.null_model import null_tree_values
 
     if loss.ndim != 1 or len(loss) != len(points):
         raise LosstopoError(f"scattered landscape file {path}: loss and coords differ in length")
     k_used = default_k(points.shape[1]) if k is None else int(k)
-    coordinates = points
-    if knn_metric == "curvature":
-        coordinates = points @ curvature_whitening(null_model.hessian).T
     # scattered points rarely tie in distance, so a short first query suffices
     graph = knn_graph(coordinates, k_used, symmetrize, workers=workers, query_size=k_used + 2)
     labels = dict(connectivity="knn", k=k_used, symmetrize=symmetrize, center=0)

@@ -91,6 +91,24 @@ def curvature_whitening(hessian: np.ndarray, floor: float = WHITENING_FLOOR) -> 
     return (vectors * scale).T
 
 
+def knn_coordinates(
+    points: np.ndarray, model: TaylorModel | None, metric: str, source: str
+) -> np.ndarray:
+    """The coordinates the k-NN graph of scattered ``points`` is built in: as sampled
+    (``euclidean``, the paper's) or whitened by the Taylor Hessian of ``model``
+    (``curvature``); ``source`` names the landscape in errors."""
+    if metric not in KNN_METRICS:
+        raise LosstopoError(f"unknown k-NN metric {metric!r} (choose curvature or euclidean)")
+    if metric == "euclidean":
+        return points
+    if model is None:
+        raise LosstopoError(
+            f"{source} has no Taylor model to whiten its samples by; sample it again with this "
+            "version, or use the euclidean metric (--knn-metric euclidean)"
+        )
+    return points @ curvature_whitening(model.hessian).T
+
+
 def null_tree_values(loss: np.ndarray, null: np.ndarray) -> np.ndarray:
     """The null model's values for its merge tree: +∞ where the loss is not finite (the same
     vertices take part in both trees), and clipped below at the loss's smallest finite value,
