@@ -5,6 +5,7 @@ xarray decodes it in every stage."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import subprocess
@@ -229,3 +230,42 @@ def test_curvature_refuses_a_nan_direction(tmp_path, small_pinn_with_hessian, ca
     assert main(argv) == 2
     assert f"eigenvector 1 of {bad} has 1 non-finite entries" in _one_error_line(capsys)
     assert not out.exists()
+
+
+@pytest.fixture
+def full_disk(tmp_path) -> Path:
+    """A real, full file system: a 256 KiB tmpfs filled by one file (needs root and mount)."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True
+    )
+    if result.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root and mount permission")
+    try:
+        with open(mount / "filler", "wb") as handle, contextlib.suppress(OSError):
+            handle.write(b"\0" * (1 << 20))
+        yield mount
+    finally:
+        subprocess.run(["umount", "--lazy", str(mount)], check=True)
+
+
+def test_a_really_full_disk_is_named_by_every_writer(full_disk, landscape, tmp_path, capsys):
+    """netCDF (HDF5 says "HDF error") and torch (its zip writer says "unexpected pos") on a
+    full file system: one line naming the full disk, and no partial file left behind."""
+    import torch
+
+    from losstopo.errors import LosstopoError
+    from losstopo.io.atomic import write_atomic
+
+    (full_disk / "filler").write_bytes(b"\0" * (1 << 17))  # 128 KiB free for small files
+    target = full_disk / "state.pt"
+    with pytest.raises(LosstopoError, match=f"^no space left on device: {target}$"):
+        write_atomic(target, lambda tmp: torch.save({"w": torch.zeros(1 << 17)}, tmp))
+    with contextlib.suppress(OSError):
+        with open(full_disk / "filler", "ab") as handle:
+            handle.write(b"\0" * (1 << 20))  # now completely full
+    out = full_disk / "topology.nc"
+    assert main(["topology", str(landscape), "--out", str(out)]) == 2
+    assert f"no space left on device: {out}" in _one_error_line(capsys)
+    assert sorted(p.name for p in full_disk.iterdir()) == ["filler"]

@@ -30,6 +30,23 @@ def ensure_writable_dir(directory: Path) -> None:
 
 # a full disk or an exhausted quota, whatever the writer (numpy, netCDF, torch) calls it
 FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+# below this many free bytes a failed write is taken as a full disk: HDF5 reports it as
+# "NetCDF: HDF error" and torch's zip writer as "unexpected pos", not as ENOSPC
+NEARLY_FULL_BYTES = 1 << 20
+
+
+def _disk_is_full(exc: BaseException, directory: Path) -> bool:
+    """Whether a failed write ran out of space: ENOSPC/EDQUOT, or any writer error while
+    the file system holds almost no free space (checked before the partial file is removed)."""
+    if isinstance(exc, OSError) and exc.errno in FULL_DISK:
+        return True
+    if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: not a write failure
+        return False
+    try:
+        stats = os.statvfs(directory)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < NEARLY_FULL_BYTES
 
 
 def not_regular(path: Path) -> str | None:
@@ -81,10 +98,14 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     what = not_regular(target)
     if what is not None:  # renaming over it would replace the device or pipe itself
         raise LosstopoError(f"output {target} exists and is {what}; give a regular file name")
-    ensure_writable_dir(target.parent if str(target.parent) else Path("."))
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or Path(".")
-    )
+    directory = target.parent if str(target.parent) else Path(".")
+    ensure_writable_dir(directory)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        if exc.errno in FULL_DISK:
+            raise LosstopoError(f"no space left on device: {target}") from None
+        raise
     os.close(fd)
     tmp = Path(tmp_name)
     # mkstemp creates 0600; give the file the mode a plain open() would (umask respected)
@@ -93,9 +114,10 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, target)
     except BaseException as exc:
+        full = _disk_is_full(exc, directory)
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        if isinstance(exc, OSError) and exc.errno in FULL_DISK:
+        if full:
             raise LosstopoError(f"no space left on device: {target}") from None
         raise
 
