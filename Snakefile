@@ -1,8 +1,17 @@
 # losstopo: reproduce "Visualizing Loss Functions as Topological Landscape Profiles"
 # (Geniesse et al., arXiv 2411.12136). Every rule calls the losstopo CLI; see README.md.
+import os
+import sys
+
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+# the checkout's own package; its reader names a config.yaml that is not UTF-8 YAML in one line
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+from losstopo.workflow.config_file import check_config_file
+
+check_config_file("config.yaml")
 
 
 configfile: "config.yaml"

@@ -88,6 +88,7 @@ def validate_config(config, schema_path):
 validate_config(config, os.path.join(workflow.basedir, "config.schema.yaml"))
 # values a job would reject, reported before any job (the checkout's own package)
 sys.path.insert(0, SRC)
+from losstopo.workflow.arguments import attached
 from losstopo.workflow.plan_checks import check_plan
 
 check_plan(config)
@@ -293,16 +294,14 @@ def profile_figure(topology, columns, rows, columns_text, category, subcategory,
             *topology,
             "--columns",
             str(columns),
-            "--row-labels",
-            *rows,
-            "--column-labels",
-            *columns_text,
+            *attached("--row-labels", rows),
+            *attached("--column-labels", columns_text),
             *([] if drawing["log_loss"] else ["--linear"]),
             "--threshold",
             str(drawing["profile_threshold"]),
             "--order",
             drawing["child_order"],
-            *(["--title", title] if title else []),
+            *attached("--title", [title] if title else []),
         ],
         code=PROFILE_SOURCES,
         category=category,
@@ -323,7 +322,12 @@ def density_figure(groups, category, subcategory, label, title):
     return dict(
         kind="spectral-density",
         inputs=files,
-        arguments=[*files, "--panel", *panels, "--curve", *curves, "--title", title],
+        arguments=[
+            *files,
+            *attached("--panel", panels),
+            *attached("--curve", curves),
+            *attached("--title", [title]),
+        ],
         code=package_sources("plots/curvature.py", "io/curvature_file.py", "plots/common.py"),
         category=category,
         subcategory=subcategory,
@@ -528,37 +532,16 @@ def unet_targets():
 
 
 # Your own models (config `models`): checkpoint files by model name and file stem.
-def _model_checkpoints(index, entry):
-    import glob
-
-    patterns = entry["checkpoints"]
-    patterns = [patterns] if isinstance(patterns, str) else patterns
-    files = {}
-    for pattern in patterns:
-        matched = sorted(glob.glob(pattern))
-        if not matched:
-            raise ValueError(
-                f"config models[{index}].checkpoints: {pattern} matches no file (save the "
-                "model's checkpoints first)"
-            )
-        for path in matched:
-            stem = os.path.splitext(os.path.basename(path))[0]
-            if files.get(stem, path) != path:
-                raise ValueError(
-                    f"config models[{index}].checkpoints: {files[stem]} and {path} share the "
-                    f"name {stem}"
-                )
-            files[stem] = path
-    return files
+from losstopo.workflow.models import model_checkpoints
 
 
 MODELS = {}
 for _index, _entry in enumerate(config["models"]):
     if _entry["name"] in MODELS:
-        raise ValueError(f"config models[{_index}].name: {_entry['name']} is used twice")
+        raise ValueError(f"config.models[{_index}].name: {_entry['name']} is used twice")
     if _entry["resolution"] % 2 == 0:
-        raise ValueError(f"config models[{_index}].resolution must be odd")
-    MODELS[_entry["name"]] = {**_entry, "files": _model_checkpoints(_index, _entry)}
+        raise ValueError(f"config.models[{_index}].resolution must be odd")
+    MODELS[_entry["name"]] = {**_entry, "files": model_checkpoints(_index, _entry)}
 
 
 # Problems registered by modules of the user's (the jobs import them).

@@ -108,6 +108,25 @@ def test_a_config_file_without_top_level_keys_fails_before_any_job(tmp_path, tex
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        (b"pinn:\n  seeds: [0]  # caf\xe9\n", "config.yaml line 2: byte 0xe9 is not UTF-8 text"),
+        (b"pinn:\n  seeds: [0\n", "config file config.yaml line 3: not valid YAML"),
+        (b"- a list\n", "config file config.yaml: must be YAML with keys at the top level"),
+    ],
+)
+def test_a_config_yaml_that_is_not_utf8_yaml_is_named_in_one_line(tmp_path, data, needle):
+    """The workflow's own config.yaml (the file users edit) is read by the checkout's reader
+    first: one line naming the file and line, instead of a traceback from the YAML loader."""
+    (tmp_path / "config.yaml").write_bytes(data)
+    result = _snakemake(["-n"], tmp_path)
+    text = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert needle in text and "Traceback" not in text and "yaml/reader.py" not in text
+    assert not (tmp_path / "results").exists()
+
+
 def test_missing_real_pets_data_fails_before_any_job_with_the_url(tmp_path):
     config = tmp_path / "real.yaml"
     config.write_text("unet:\n  dataset: oxford_pet\n  data_dir: nowhere/pets\n")
@@ -658,7 +677,7 @@ def test_a_model_whose_checkpoints_match_nothing_fails_the_dry_run_naming_the_ke
     )
     result = _snakemake(["-n", "--configfile", str(bad)], tmp_path)
     assert result.returncode != 0
-    message = "config models[0].checkpoints: nowhere/*.pt matches no file"
+    message = "config.models[0].checkpoints: nowhere/*.pt matches no file"
     assert message in result.stdout + result.stderr
 
 
@@ -703,7 +722,8 @@ from losstopo.io.checkpoint import save_checkpoint
 from losstopo.problems import get_problem
 
 problem = get_problem("toy")
-for width, seed in [(3, 0), (4, 1)]:
+# the second checkpoint's name starts with "-": no command line may read it as an option
+for width, seed, path in [(3, 0, "toy/w3_s0.pt"), (4, 1, "-w4_s1.pt")]:
     torch.manual_seed(seed)
     hparams = {"width": width}
     model = problem.build_model(hparams).double()
@@ -720,7 +740,7 @@ for width, seed in [(3, 0), (4, 1)]:
     optimizer.step(closure)
     checkpoint["state_dict"] = model.state_dict()
     checkpoint["metrics"] = {"final_loss": float(closure())}
-    save_checkpoint(f"toy/w{width}_s{seed}.pt", checkpoint)
+    save_checkpoint(path, checkpoint)
 """
 
 
@@ -740,7 +760,9 @@ def test_a_new_problem_is_one_module_through_the_generic_rules(tmp_path):
         "pinn": {"enabled": False},
         "unet": {"enabled": False},
         "problem_modules": ["toy_problem.py"],
-        "models": [{"name": "toy", "checkpoints": "toy/*.pt", "dims": [2], "resolution": 5}],
+        "models": [
+            {"name": "toy", "checkpoints": ["toy/*.pt", "-w4_s1.pt"], "dims": [2], "resolution": 5}
+        ],
     }
     path = tmp_path / "toy.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -752,10 +774,12 @@ def test_a_new_problem_is_one_module_through_the_generic_rules(tmp_path):
     result = _snakemake(["--cores", "2", "--configfile", str(path)], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     table = pd.read_csv(tmp_path / "results/tables/models/toy_topology_summary.csv")
-    assert set(table.problem) == {"toy"} and list(table.checkpoint) == ["w3_s0", "w4_s1"]
+    table = table.sort_values("width")
+    assert set(table.problem) == {"toy"} and list(table.checkpoint) == ["w3_s0", "-w4_s1"]
     assert list(table.width) == [3, 4] and list(table.seed) == [0, 1]
     for ckpt, loss in zip(table.checkpoint, table.final_loss, strict=True):
-        saved = torch.load(tmp_path / f"toy/{ckpt}.pt", weights_only=True)
+        saved_path = tmp_path / ("toy" if ckpt == "w3_s0" else "") / f"{ckpt}.pt"
+        saved = torch.load(saved_path, weights_only=True)
         assert loss == pytest.approx(saved["metrics"]["final_loss"])
         landscape = xr.open_dataset(tmp_path / f"results/models/toy/{ckpt}/landscape_2d_d0.1.nc")
         assert landscape.attrs["center_loss"] == pytest.approx(loss, rel=1e-5)

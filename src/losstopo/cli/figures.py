@@ -153,6 +153,7 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     p.add_argument(
         "--row-labels",
         nargs="+",
+        action="extend",
         default=None,
         metavar="TEXT",
         help="one label per row, drawn left of it (a literal \\n breaks the line)",
@@ -160,6 +161,7 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     p.add_argument(
         "--column-labels",
         nargs="+",
+        action="extend",
         default=None,
         metavar="TEXT",
         help="one label per column, drawn above the first row",
@@ -181,8 +183,12 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         help="eigenvalue spectral densities of curvature.nc files, grouped into panels",
     )
     p.add_argument("curvature", nargs="+", help="curvature.nc files")
-    p.add_argument("--panel", nargs="+", default=None, help="panel of each file (a label)")
-    p.add_argument("--curve", nargs="+", default=None, help="legend label of each file")
+    p.add_argument(
+        "--panel", nargs="+", action="extend", default=None, help="panel of each file (a label)"
+    )
+    p.add_argument(
+        "--curve", nargs="+", action="extend", default=None, help="legend label of each file"
+    )
     common.add_options(p, ("--columns", int, 3, "panels per row"))
     common.add_figure_output(p, title=True)
     p.set_defaults(func=_cmd_figure_spectral_density)

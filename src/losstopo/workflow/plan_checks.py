@@ -56,9 +56,33 @@ def _top_ks(config: dict[str, Any]) -> Iterator[tuple[str, str, int]]:
         yield "models", f"config.models[{index}].dims", max(model["dims"])
 
 
+def _sweep_errors(config: dict[str, Any]) -> list[str]:
+    """Analysed PINN cells and seeds that the training sweep does not train: the heat map
+    has no cell to mark and the profile grid no run to draw."""
+    pinn = config["pinn"]
+    if not pinn["enabled"]:
+        return []
+    analysis = pinn["analysis"]
+    errors = [
+        f"config.pinn.analysis.cells[{index}]: beta {cell['beta']:g}, lr {cell['lr']:g} is "
+        "not in the sweep (config.pinn.betas x config.pinn.learning_rates)"
+        for index, cell in enumerate(analysis["cells"])
+        if cell["beta"] not in pinn["betas"] or cell["lr"] not in pinn["learning_rates"]
+    ]
+    errors += [
+        f"config.pinn.analysis.seeds[{index}]: seed {seed} is not in config.pinn.seeds"
+        for index, seed in enumerate(analysis["seeds"])
+        if seed not in pinn["seeds"]
+    ]
+    return errors
+
+
 def plan_errors(config: dict[str, Any]) -> list[str]:
     """Every reason a job of this study would fail on its configured values, one line each."""
-    errors = [
+    from losstopo.workflow.models import user_code_errors
+
+    errors = _sweep_errors(config) + user_code_errors(config)
+    errors += [
         f"{key}: {seed} must be below 2**63 (a 64-bit seed)"
         for key, seed in _seeds(config, "config")
         if isinstance(seed, int) and not isinstance(seed, bool) and seed >= SEED_LIMIT
