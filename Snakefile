@@ -38,6 +38,7 @@ include: "rules/common.smk"
 include: "rules/pinn.smk"
 include: "rules/analysis.smk"
 include: "rules/topology.smk"
+include: "rules/claims.smk"
 include: "rules/unet.smk"
 include: "rules/figures.smk"
 include: "rules/estimate.smk"
@@ -49,6 +50,7 @@ localrules:
     estimate,
     pinn_errors,
     topology_table,
+    claims,
     unet_accuracy,
     figure,
 

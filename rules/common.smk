@@ -258,6 +258,18 @@ def profile_landscape_files(topology_files):
     ]
 
 
+NEAR_DISTANCE = (
+    fmt_number(config["figures"]["near_distance"])
+    if config["figures"]["near_distance"] is not None
+    else None
+)
+
+
+def near_profile_files():
+    """The second Fig. 3 grid: rows = cells, columns = seeds, at the near extent."""
+    return [topology_file(run, EXTENT_DIMS, NEAR_DISTANCE) for run in analysis_run_dirs()]
+
+
 def extent_profile_files():
     """Extent figure panels: rows = analysed cells (first seed), columns = distances."""
     seed = config["pinn"]["analysis"]["seeds"][0]
@@ -497,6 +509,9 @@ def pinn_targets():
         "results/figures/figA5_profiles_by_dimension.png",
         "results/figures/topology_vs_error.png",
         "results/figures/null_calibration.png",
+        *(["results/figures/fig3_profiles_near.png"] if NEAR_DISTANCE else []),
+        "results/tables/claims.csv",
+        "results/figures/claims.png",
         "results/tables/extent_study.csv",
         "results/figures/extent_profiles.png",
         "results/figures/extent_study.png",

@@ -43,6 +43,14 @@ TABLE_FIGURES = {
         "Calibration",
         "critical points of the loss and of its null model",
     ),
+    "claims": table_figure(
+        "claims",
+        "claims",
+        ["plots/claims.py"],
+        "PINN convection",
+        "Claims",
+        "the paper's claims: effects, intervals over seeds, verdicts",
+    ),
     "fig4_accuracy_heatmap": table_figure(
         "unet-heatmap",
         "unet_accuracy",
@@ -139,6 +147,22 @@ PROFILE_FIGURES = {
         "PINN convection",
         "Fig. 3",
         "Fig. 3 (right): profiles by regime and seed",
+    ),
+    **(
+        {
+            "fig3_profiles_near": profile_figure(
+                near_profile_files(),
+                len(config["pinn"]["analysis"]["seeds"]),
+                CELL_LABELS,
+                SEED_LABELS,
+                "PINN convection",
+                "Fig. 3",
+                "Fig. 3 (right) near theta: profiles by regime and seed",
+                f"{EXTENT_DIMS}-D profiles at extent ±{NEAR_DISTANCE}: inside the trained basins",
+            )
+        }
+        if NEAR_DISTANCE
+        else {}
     ),
     "figA5_profiles_by_dimension": profile_figure(
         profile_topology_files(config["figures"]["compare_dims"], by_dimension_rows=True),

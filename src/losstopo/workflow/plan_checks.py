@@ -62,7 +62,14 @@ def _sweep_errors(config: dict[str, Any]) -> list[str]:
     pinn = config["pinn"]
     if not pinn["enabled"]:
         return []
-    return [
+    errors = []
+    near = config["figures"].get("near_distance")
+    if near is not None and near not in config["landscape"]["extent_distances"]:
+        errors.append(
+            f"config.figures.near_distance: {near:g} is not one of "
+            "config.landscape.extent_distances (its landscapes come from the extent study)"
+        )
+    return errors + [
         f"config.pinn.analysis.cells[{index}]: beta {cell['beta']:g}, lr {cell['lr']:g} is "
         "not in the sweep (config.pinn.betas x config.pinn.learning_rates)"
         for index, cell in enumerate(pinn["analysis"]["cells"])
