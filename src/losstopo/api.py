@@ -6,13 +6,11 @@ identical numbers for the same inputs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import xarray as xr
-from matplotlib.axes import Axes
 
 from losstopo.errors import LosstopoError
 from losstopo.hessian.curvature import SpectralDensity, SpectralQuadrature, TraceEstimate
@@ -27,7 +25,6 @@ from losstopo.landscape.directions import cosine_gram, normalize_direction
 from losstopo.landscape.directions import normalized_directions as normalized_directions
 from losstopo.landscape.evaluation import sample_landscape as _sample_grid
 from losstopo.objective import Objective, Params
-from losstopo.plots.profile import draw_profile, shared_norm
 from losstopo.runtime import device_name
 from losstopo.topology.mergetree import MergeTree, merge_tree_on_points
 from losstopo.topology.mergetree import merge_tree as _merge_tree_array
@@ -35,6 +32,9 @@ from losstopo.topology.neighbors import grid_points
 from losstopo.topology.profile import Profile
 from losstopo.topology.profile import landscape_profile as _profile_of_tree
 from losstopo.topology.simplify import absolute_threshold, simplify
+
+if TYPE_CHECKING:  # plotting is imported only when a profile is drawn
+    from matplotlib.axes import Axes
 
 BIAS_BN_POLICIES = ("zero", "keep")
 
@@ -349,7 +349,11 @@ def plot_profile(
     if isinstance(profile, MergeTree):
         profile = landscape_profile(profile)
     if ax is None:
+        import matplotlib.pyplot as plt
+
         _, ax = plt.subplots(figsize=(4.5, 3.5))
+    from losstopo.plots.profile import draw_profile, shared_norm
+
     norm = norm or shared_norm([profile], log=log_y)
     collection = draw_profile(ax, profile, norm, log_y=log_y)
     ax.figure.colorbar(collection, ax=ax, label="mean loss of arc")

@@ -104,7 +104,7 @@ def _cmd_figure_landscape_2d(args: argparse.Namespace) -> None:
     minima = None
     if args.topology:
         from losstopo.io.topology_file import read_topology
-        from losstopo.topology.mergetree import MINIMUM
+        from losstopo.topology.tree import MINIMUM
 
         topology = read_topology(args.topology)
         vertices = topology.node_vertex.values[topology.node_kind.values == MINIMUM]

@@ -11,7 +11,7 @@ from typing import Any
 
 from losstopo.errors import LosstopoError
 from losstopo.io.topology_file import tree_from_files
-from losstopo.topology.mergetree import MergeTree
+from losstopo.topology.tree import MergeTree
 
 
 @dataclass

@@ -12,7 +12,7 @@ from losstopo.io.netcdf import NetcdfContents, open_checked, write_dataset_atomi
 if TYPE_CHECKING:  # the topology stage writes without xarray (a short, frequent job)
     import xarray as xr
 
-    from losstopo.topology.mergetree import MergeTree
+    from losstopo.topology.tree import MergeTree
 
 NODE_VARIABLES = [
     "node_vertex",

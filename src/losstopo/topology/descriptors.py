@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from losstopo.topology.mergetree import MINIMUM, ROOT, MergeTree
+from losstopo.topology.tree import MINIMUM, ROOT, MergeTree
 
 
 def log_shift(values: np.ndarray) -> float:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,8 +24,19 @@ from losstopo.topology.neighbors import (
     grid_offsets,
     knn_graph,
 )
+from losstopo.topology.simplify import simplify_by
+from losstopo.topology.tree import MINIMUM, ROOT, SADDLE, MergeTree
+from losstopo.topology.tree import subtree_sizes as _subtree_sizes
 
-MINIMUM, SADDLE, ROOT = 0, 1, 2
+__all__ = [
+    "MINIMUM",
+    "ROOT",
+    "SADDLE",
+    "MergeTree",
+    "merge_tree",
+    "merge_tree_on_graph",
+    "merge_tree_on_points",
+]
 
 
 # A sweep visits every neighbour of every vertex once. Below this many visits the interpreted
@@ -197,16 +207,6 @@ def _sweep(order, shape, offsets, indptr, indices, use_grid):
     )
 
 
-def _subtree_sizes(node_parent: np.ndarray, arc_size: np.ndarray) -> np.ndarray:
-    """Cumulative sizes; children are always created before their parents."""
-    size = arc_size.astype(np.int64).copy()
-    for node in range(node_parent.shape[0]):
-        p = node_parent[node]
-        if p >= 0:
-            size[p] += size[node]
-    return size
-
-
 Kernels = tuple[Callable[..., tuple], Callable[[np.ndarray, np.ndarray], np.ndarray]]
 
 
@@ -229,80 +229,6 @@ def kernels(visits: int) -> Kernels:
         return compiled_kernels()
     _interpreted_visits += visits
     return _sweep, _subtree_sizes
-
-
-@dataclass
-class MergeTree:
-    """A merge tree with its pairs and segmentation; arrays indexed by node / pair / vertex."""
-
-    shape: tuple[int, ...]
-    values: np.ndarray  # flat, non-finite mapped to +inf
-    node_vertex: np.ndarray
-    node_kind: np.ndarray
-    node_parent: np.ndarray
-    node_size: np.ndarray
-    arc_size: np.ndarray
-    arc_mean_loss: np.ndarray
-    pair_min: np.ndarray
-    pair_saddle: np.ndarray
-    segmentation: np.ndarray  # flat: node whose arc holds each vertex
-    n_components: int
-    connectivity: str
-    k: int = 0
-    symmetrize: str = ""
-    # vertex of the trained weights θ where it is not the grid's centre (scattered points:
-    # row 0); None means the centre vertex of ``shape``
-    center: int | None = None
-
-    @property
-    def node_value(self) -> np.ndarray:
-        return self.values[self.node_vertex]
-
-    @property
-    def birth(self) -> np.ndarray:
-        return self.values[self.pair_min]
-
-    @property
-    def death(self) -> np.ndarray:
-        return self.values[self.pair_saddle]
-
-    @property
-    def persistence(self) -> np.ndarray:
-        """death − birth; 0 between two non-finite values (a non-finite blob is no basin)."""
-        birth, death = self.birth, self.death
-        with np.errstate(invalid="ignore"):
-            return np.where(np.isfinite(birth), death - birth, 0.0)
-
-    @property
-    def pairs(self):
-        """Persistence pairs as a table: birth, death, persistence, min and saddle vertex."""
-        import pandas as pd
-
-        return pd.DataFrame(
-            {
-                "birth": self.birth,
-                "death": self.death,
-                "persistence": self.persistence,
-                "min_vertex": self.pair_min,
-                "saddle_vertex": self.pair_saddle,
-            }
-        )
-
-    def children(self) -> list[list[int]]:
-        """Child nodes of every node (children are created before their parents)."""
-        children: list[list[int]] = [[] for _ in range(len(self.node_vertex))]
-        for node, parent in enumerate(self.node_parent):
-            if parent >= 0:
-                children[int(parent)].append(node)
-        return children
-
-    @property
-    def n_minima(self) -> int:
-        return int(np.count_nonzero(self.node_kind == MINIMUM))
-
-    @property
-    def n_saddles(self) -> int:
-        return int(np.count_nonzero(self.node_kind == SADDLE))
 
 
 def sweep_order(values: np.ndarray) -> np.ndarray:
@@ -477,7 +403,5 @@ def _tree_of(
     if nonfinite_birth.any():
         # A minimum at +inf is an artefact of the sweep reaching a non-finite region before
         # its finite neighbours: its persistence is 0 and its branch is removed whole.
-        from losstopo.topology.simplify import simplify_by
-
         tree = simplify_by(tree, ~nonfinite_birth)
     return tree

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from losstopo.topology.descriptors import TrainedBasin, log_shift, trained_basin
-from losstopo.topology.mergetree import MINIMUM, ROOT, SADDLE, MergeTree
 from losstopo.topology.simplify import branch_minima
+from losstopo.topology.tree import MINIMUM, ROOT, SADDLE, MergeTree
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from losstopo.topology.mergetree import MINIMUM, SADDLE, MergeTree, _subtree_sizes
+from losstopo.topology.tree import MINIMUM, SADDLE, MergeTree, subtree_sizes
 
 
 def absolute_threshold(tree: MergeTree, threshold: float, relative: bool) -> float:
@@ -111,7 +111,7 @@ def simplify_by(tree: MergeTree, keep_pair: np.ndarray) -> MergeTree:
         node_vertex=tree.node_vertex[kept],
         node_kind=tree.node_kind[kept],
         node_parent=new_parent,
-        node_size=_subtree_sizes(new_parent, arc_size),
+        node_size=subtree_sizes(new_parent, arc_size),
         arc_size=arc_size,
         arc_mean_loss=arc_mean,
         pair_min=tree.pair_min[surviving_pairs],

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from losstopo.topology.mergetree import MINIMUM, MergeTree
 from losstopo.topology.simplify import simplify
+from losstopo.topology.tree import MINIMUM, MergeTree
 
 
 def finite_positive_persistence(tree: MergeTree) -> np.ndarray:
