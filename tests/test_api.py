@@ -11,9 +11,9 @@ import xarray as xr
 import losstopo
 from losstopo.cli import main
 from losstopo.errors import LosstopoError
-from losstopo.io.checkpoint import load_objective
 from losstopo.io.topology_file import tree_dataset
 from losstopo.landscape.directions import hessian_directions
+from losstopo.problems.loading import load_objective
 
 PUBLIC = [
     "Objective",

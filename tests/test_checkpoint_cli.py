@@ -12,8 +12,9 @@ import torch
 
 from losstopo.cli import main
 from losstopo.errors import LosstopoError
-from losstopo.io.checkpoint import load_checkpoint, load_objective
+from losstopo.io.checkpoint import load_checkpoint
 from losstopo.problems import get_problem
+from losstopo.problems.loading import load_objective
 
 FAST = ["--iterations", "5", "--threads", "1", "--device", "cpu"]
 

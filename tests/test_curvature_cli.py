@@ -19,7 +19,7 @@ def run(tmp_path_factory, small_pinn_with_hessian):
 @pytest.fixture(scope="module")
 def spectrum(run):
     """Oracle: eigenvalues of the dense float64 Hessian of the checkpoint's loss."""
-    from losstopo.io.checkpoint import load_objective
+    from losstopo.problems.loading import load_objective
 
     objective = load_objective(run / "model.pt", torch.device("cpu"), torch.float64)
     theta = objective.theta()
@@ -157,7 +157,7 @@ def test_the_spectral_density_figure_draws_each_file_in_its_panel(run, tmp_path)
 def test_the_api_estimates_the_trace_and_density_of_an_objective(run, spectrum):
     import losstopo
     from losstopo.hessian.curvature import quadrature
-    from losstopo.io.checkpoint import load_objective
+    from losstopo.problems.loading import load_objective
 
     objective = load_objective(run / "model.pt", torch.device("cpu"), torch.float64)
     trace = losstopo.hessian_trace(objective, seed=3, rel_se_target=0.0, max_hvps=80)

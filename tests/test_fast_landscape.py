@@ -17,13 +17,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from torch.func import vmap
 
-from losstopo.io.checkpoint import load_objective
 from losstopo.landscape.evaluation import LandscapeEvaluator, evaluate_alphas, sample_landscape
 from losstopo.landscape.grid import grid_alphas, grid_axes
 from losstopo.objective import Objective
 from losstopo.problems.convection.config import PINNConfig
 from losstopo.problems.convection.mlp import MLP, SubspaceMLP, stacked_forward, tanh_
 from losstopo.problems.convection.training import write_pinn_run
+from losstopo.problems.loading import load_objective
 
 F64 = torch.float64
 TOLERANCE = {torch.float32: 2e-5, F64: 1e-12}

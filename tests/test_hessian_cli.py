@@ -10,7 +10,7 @@ import torch
 import xarray as xr
 
 from losstopo.cli import main
-from losstopo.io.checkpoint import load_objective
+from losstopo.problems.loading import load_objective
 
 SMALL = ["--hidden", "8,8", "--iterations", "30", "--device", "cpu"]
 

@@ -318,7 +318,7 @@ def test_stacked_pinn_loss_equals_vmap_and_per_point(run_with_directions, dtype,
     per-point loop, on a trained checkpoint."""
     from torch.func import vmap
 
-    from losstopo.io.checkpoint import load_objective
+    from losstopo.problems.loading import load_objective
 
     objective = load_objective(run_with_directions / "model.pt", torch.device("cpu"), dtype)
     assert objective.batched_loss_fn is not None

@@ -25,10 +25,10 @@ def _landscape(run, out, *extra):
 
 
 def test_the_cli_samples_the_cube_and_every_loss_is_the_objective_there(run, tmp_path):
-    from losstopo.io.checkpoint import load_objective
     from losstopo.io.hessian_file import read_hessian
     from losstopo.landscape.directions import hessian_directions
     from losstopo.landscape.scattered import scattered_points
+    from losstopo.problems.loading import load_objective
 
     out = tmp_path / "landscape_5d.nc"
     extra = ["--sampling", "sobol", "--n-points", "65", "--seed", "3", "--center-points", "8"]
@@ -169,7 +169,7 @@ def losstopo_whitening(hessian: np.ndarray) -> np.ndarray:
 
 def test_the_api_and_the_dataset_merge_tree_of_scattered_samples(run):
     import losstopo
-    from losstopo.io.checkpoint import load_objective
+    from losstopo.problems.loading import load_objective
     from losstopo.topology.mergetree import merge_tree_on_points
 
     objective = load_objective(run / "model.pt", torch.device("cpu"), torch.float32)

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from losstopo.errors import LosstopoError
-from losstopo.io.checkpoint import load_checkpoint, load_objective
+from losstopo.io.checkpoint import load_checkpoint
+from losstopo.problems.loading import load_objective
 from losstopo.problems.segmentation.config import UNetConfig
 from losstopo.problems.segmentation.metrics import confusion_matrix, pixel_accuracy, scores
 from losstopo.problems.segmentation.problem import fixed_batch_indices

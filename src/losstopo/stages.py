@@ -77,8 +77,9 @@ def load_analysed_checkpoint(
             "table_metrics": list(objective.metadata.get("metrics", {})),
         }
     else:
-        from losstopo.io.checkpoint import load_checkpoint, load_objective
+        from losstopo.io.checkpoint import load_checkpoint
         from losstopo.problems import get_problem
+        from losstopo.problems.loading import load_objective
 
         checkpoint = load_checkpoint(path)
         problem = get_problem(str(checkpoint["problem"]))

@@ -9,7 +9,6 @@ import torch
 
 from losstopo.errors import LosstopoError
 from losstopo.io.atomic import check_input_file, write_atomic
-from losstopo.objective import Objective
 
 REQUIRED_KEYS = ("problem", "hparams", "state_dict", "metrics", "seed", "device")
 
@@ -84,48 +83,3 @@ def _reason(exc: BaseException) -> str:
         if "WeightsUnpickler error" in line:
             return line
     return lines[0] if lines else type(exc).__name__
-
-
-def load_objective(
-    path: str | Path,
-    device: torch.device,
-    dtype: torch.dtype = torch.float32,
-    *,
-    loaded: dict[str, Any] | None = None,
-    **options: Any,
-) -> Objective:
-    """Rebuild the objective of a checkpoint through the problem registry.
-
-    ``options`` (``None`` values are dropped) choose the problem's fixed data, for example
-    ``bn_mode`` and ``batch_size`` of the segmentation objective. ``loaded`` is the
-    checkpoint already read by :func:`load_checkpoint` (so it is not read twice)."""
-    import inspect
-
-    from losstopo.problems import get_problem
-
-    checkpoint = loaded if loaded is not None else load_checkpoint(path)
-    problem = get_problem(str(checkpoint["problem"]))
-    options = {key: value for key, value in options.items() if value is not None}
-    accepted = inspect.signature(problem.objective).parameters
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
-        unknown = [key for key in options if key not in accepted]
-        if unknown:
-            raise LosstopoError(
-                f"{path}: the {problem.name} problem has no objective option {', '.join(unknown)}"
-            )
-    try:
-        objective = problem.objective(checkpoint, device, dtype, **options)
-    except LosstopoError:
-        raise
-    except (RuntimeError, TypeError, KeyError, ValueError) as exc:
-        # e.g. a state_dict of another architecture, or hparams the model does not take
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise LosstopoError(
-            f"checkpoint {path} does not rebuild its {problem.name} model: "
-            f"{type(exc).__name__}: {reason}"
-        ) from None
-    theta = objective.theta()
-    if not bool(torch.isfinite(theta).all()):
-        bad = int((~torch.isfinite(theta)).sum())
-        raise LosstopoError(f"checkpoint {path} has {bad} non-finite weights")
-    return objective
