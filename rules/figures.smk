@@ -20,7 +20,7 @@ TABLE_FIGURES = {
     "extent_study": table_figure(
         "extent-study",
         "extent_study",
-        ["plots/figures.py"],
+        ["plots/extent.py", "plots/topology_vs_metric.py", "plots/profile_grid.py"],
         "PINN convection",
         "Landscape extent",
         "extent study: shape descriptors by distance",
@@ -28,7 +28,7 @@ TABLE_FIGURES = {
     "topology_vs_error": table_figure(
         "topology-vs-metric",
         "topology_summary",
-        ["plots/figures.py"],
+        ["plots/topology_vs_metric.py", "plots/profile_grid.py"],
         "PINN convection",
         "Topology vs performance",
         "topology vs error: shape descriptors vs error",
@@ -62,7 +62,7 @@ TABLE_FIGURES = {
     "unet_topology_vs_accuracy": table_figure(
         "topology-vs-metric",
         "unet_topology_summary",
-        ["plots/figures.py"],
+        ["plots/topology_vs_metric.py", "plots/profile_grid.py"],
         "UNet-CRF segmentation",
         "Topology vs performance",
         "topology vs accuracy: UNet-CRF checkpoints",
@@ -75,7 +75,7 @@ TABLE_FIGURES = {
             "curvature_vs_error": table_figure(
                 "topology-vs-metric",
                 "topology_summary",
-                ["plots/figures.py"],
+                ["plots/topology_vs_metric.py", "plots/profile_grid.py"],
                 "PINN convection",
                 "Curvature",
                 "curvature vs error: top eigenvalue, trace, negative mass",
@@ -87,7 +87,7 @@ TABLE_FIGURES = {
             "unet_curvature_vs_accuracy": table_figure(
                 "topology-vs-metric",
                 "unet_topology_summary",
-                ["plots/figures.py"],
+                ["plots/topology_vs_metric.py", "plots/profile_grid.py"],
                 "UNet-CRF segmentation",
                 "Curvature",
                 "curvature vs accuracy: UNet-CRF checkpoints",
@@ -103,7 +103,7 @@ TABLE_FIGURES = {
         f"models/{name}_topology_vs_metric": table_figure(
             "topology-vs-metric",
             f"models/{name}_topology_summary",
-            ["plots/figures.py"],
+            ["plots/topology_vs_metric.py", "plots/profile_grid.py"],
             "Your models",
             name,
             f"topology vs {entry['metric']} of {name}",
@@ -115,7 +115,7 @@ TABLE_FIGURES = {
 }
 PROFILE_SOURCES = package_sources(
     "io/panels.py",
-    "plots/figures.py",
+    "plots/profile_grid.py",
     "plots/profile.py",
     "plots/common.py",
     "topology/profile.py",

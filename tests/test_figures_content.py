@@ -87,7 +87,7 @@ def panel_files(tmp_path_factory):
 
 def grid_of(files, **kwargs):
     from losstopo.io.panels import Panel, read_panel
-    from losstopo.plots.figures import profile_grid
+    from losstopo.plots.profile_grid import profile_grid
 
     return profile_grid([read_panel(Panel.parse(str(f))) for f in files], **kwargs)
 
@@ -456,7 +456,7 @@ def topology_table(rng=None) -> pd.DataFrame:
 
 
 def test_topology_vs_error_is_a_2x2_grid_of_one_connectivity():
-    from losstopo.plots.figures import topology_vs_error
+    from losstopo.plots.topology_vs_metric import topology_vs_error
 
     table = topology_table()
     fig = topology_vs_error(table)
@@ -499,7 +499,7 @@ def test_topology_vs_error_is_a_2x2_grid_of_one_connectivity():
 
 
 def test_topology_vs_accuracy_is_a_2x2_grid():
-    from losstopo.plots.figures import topology_vs_accuracy
+    from losstopo.plots.topology_vs_metric import topology_vs_accuracy
 
     rng = np.random.default_rng(1)
     table = pd.DataFrame(
@@ -547,7 +547,7 @@ def model_table() -> pd.DataFrame:
 
 
 def test_topology_vs_metric_draws_any_problem_by_its_own_columns():
-    from losstopo.plots.figures import topology_vs_metric
+    from losstopo.plots.topology_vs_metric import topology_vs_metric
 
     table = model_table()
     fig = topology_vs_metric(
@@ -593,7 +593,7 @@ def test_negative_mass_panel_draws_its_bounds_as_error_bars():
     """Each row's error bar spans exactly [esd_negative_mass_lower, _upper] at its metric."""
     from matplotlib.collections import LineCollection
 
-    from losstopo.plots.figures import topology_vs_metric
+    from losstopo.plots.topology_vs_metric import topology_vs_metric
 
     table = model_table()
     rng = np.random.default_rng(5)
@@ -687,7 +687,7 @@ def extent_table() -> pd.DataFrame:
 
 
 def test_extent_study_rows_are_connectivities_and_lines_are_seed_means():
-    from losstopo.plots.figures import extent_study
+    from losstopo.plots.extent import extent_study
 
     table = extent_table()
     fig = extent_study(table)
@@ -857,7 +857,7 @@ def test_topology_vs_accuracy_cli_takes_a_connectivity(tmp_path, capsys):
 
 
 def test_empty_regimes_leave_the_cell_label_plain():
-    from losstopo.plots.figures import topology_vs_error
+    from losstopo.plots.topology_vs_metric import topology_vs_error
 
     table = topology_table().assign(regime="")
     fig = topology_vs_error(table)
@@ -870,7 +870,8 @@ def test_figure_modules_do_not_import_torch():
     import sys
 
     code = (
-        "import sys, losstopo.plots.figures, losstopo.plots.heatmap, losstopo.cli.figures; "
+        "import sys, losstopo.plots.profile_grid, losstopo.plots.topology_vs_metric, "
+        "losstopo.plots.extent, losstopo.plots.heatmap, losstopo.cli.figures; "
         "print('torch' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

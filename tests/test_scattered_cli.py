@@ -94,7 +94,7 @@ def _tree_pairs(tree):
 
 def test_topology_table_and_profile_of_a_scattered_landscape(run, tmp_path, capsys):
     from losstopo.io.panels import Panel, read_panel
-    from losstopo.plots.figures import profile_grid
+    from losstopo.plots.profile_grid import profile_grid
 
     landscape = tmp_path / "landscape_5d.nc"
     assert _landscape(run, landscape, "--sampling", "random", "--n-points", "200") == 0
@@ -143,7 +143,7 @@ def test_topology_table_and_profile_of_a_scattered_landscape(run, tmp_path, caps
 
 
 def test_topology_vs_metric_keeps_the_scattered_rows_beside_one_grid_connectivity():
-    from losstopo.plots.figures import select_connectivity
+    from losstopo.plots.topology_vs_metric import select_connectivity
 
     table = pd.DataFrame(
         {

@@ -21,7 +21,7 @@ def _labels(texts: list[str] | None) -> list[str] | None:
 
 def _cmd_figure_profiles(args: argparse.Namespace) -> None:
     from losstopo.io.panels import Panel, read_panel
-    from losstopo.plots.figures import profile_grid
+    from losstopo.plots.profile_grid import profile_grid
 
     if args.columns < 1:
         raise LosstopoError(f"--columns must be >= 1, got {args.columns}")
@@ -44,13 +44,13 @@ def _cmd_figure_profiles(args: argparse.Namespace) -> None:
 
 
 def _draw_topology_vs_error(table: pd.DataFrame, args: argparse.Namespace) -> Figure:
-    from losstopo.plots.figures import topology_vs_error
+    from losstopo.plots.topology_vs_metric import topology_vs_error
 
     return topology_vs_error(table, connectivity=args.connectivity)
 
 
 def _draw_topology_vs_metric(table: pd.DataFrame, args: argparse.Namespace) -> Figure:
-    from losstopo.plots.figures import topology_vs_metric
+    from losstopo.plots.topology_vs_metric import topology_vs_metric
 
     panels = {"panels": tuple(args.panels)} if args.panels else {}
     return topology_vs_metric(
@@ -65,7 +65,7 @@ def _draw_topology_vs_metric(table: pd.DataFrame, args: argparse.Namespace) -> F
 
 
 def _draw_extent_study(table: pd.DataFrame, args: argparse.Namespace) -> Figure:
-    from losstopo.plots.figures import extent_study
+    from losstopo.plots.extent import extent_study
 
     return extent_study(table)
 

@@ -96,7 +96,7 @@ def _draw_unet_heatmap(table: pd.DataFrame, args: argparse.Namespace) -> Figure:
 
 
 def _draw_topology_vs_accuracy(table: pd.DataFrame, args: argparse.Namespace) -> Figure:
-    from losstopo.plots.figures import topology_vs_accuracy
+    from losstopo.plots.topology_vs_metric import topology_vs_accuracy
 
     return topology_vs_accuracy(table, connectivity=args.connectivity)
 
