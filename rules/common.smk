@@ -89,6 +89,7 @@ validate_config(config, os.path.join(workflow.basedir, "config.schema.yaml"))
 # values a job would reject, reported before any job (the checkout's own package)
 sys.path.insert(0, SRC)
 from losstopo.workflow.arguments import attached
+from losstopo.workflow.paths import PINN_RUN, UNET_RUN, epoch_label, fmt_number, pinn_run, unet_run
 from losstopo.workflow.plan_checks import check_plan
 
 check_plan(config)
@@ -136,28 +137,12 @@ for _dims in [config["figures"]["profile_dims"], *config["figures"]["compare_dim
         )
 
 
-def fmt_number(value):
-    """Stable, lossless number formatting for paths: shortest round-trip repr, no '.0'.
-
-    1 -> "1", 1.0 -> "1", 0.01 -> "0.01", 0.0001 -> "0.0001", 1e-05 -> "1e-05".
-    """
-    text = repr(float(value))
-    return text[:-2] if text.endswith(".0") else text
-
-
-def pinn_runs():
-    """(beta, lr, seed) strings of every configured PINN run."""
-    cfg = config["pinn"]
-    return [
-        (fmt_number(beta), fmt_number(lr), str(seed))
-        for beta, lr, seed in product(cfg["betas"], cfg["learning_rates"], cfg["seeds"])
-    ]
-
-
 def pinn_run_files(name):
     """Paths of ``name`` (e.g. metrics.json) in every configured PINN run directory."""
+    cfg = config["pinn"]
     return [
-        f"results/pinn/beta{beta}_lr{lr}_seed{seed}/{name}" for beta, lr, seed in pinn_runs()
+        f"results/pinn/{pinn_run(beta, lr, seed)}/{name}"
+        for beta, lr, seed in product(cfg["betas"], cfg["learning_rates"], cfg["seeds"])
     ]
 
 
@@ -167,7 +152,7 @@ def analysis_run_dirs():
     analysis = config["pinn"]["analysis"]
     return [
         analysis_dir(
-            "pinn", f"beta{fmt_number(cell['beta'])}_lr{fmt_number(cell['lr'])}_seed{seed}", "model"
+            "pinn", pinn_run(cell["beta"], cell["lr"], seed), "model"
         )
         for cell in analysis["cells"]
         for seed in analysis["seeds"]
@@ -275,7 +260,7 @@ def extent_profile_files():
     seed = config["pinn"]["analysis"]["seeds"][0]
     runs = [
         analysis_dir(
-            "pinn", f"beta{fmt_number(cell['beta'])}_lr{fmt_number(cell['lr'])}_seed{seed}", "model"
+            "pinn", pinn_run(cell["beta"], cell["lr"], seed), "model"
         )
         for cell in config["pinn"]["analysis"]["cells"]
     ]
@@ -414,11 +399,6 @@ def unet_data_dir(data_input):
     return directory if UNET_SYNTHETIC else os.path.dirname(directory)
 
 
-def epoch_label(epoch):
-    """Zero-padded epoch of checkpoint file and analysis directory names."""
-    return f"{int(epoch):03d}"
-
-
 def unet_analysis_epochs():
     """Epochs whose checkpoints are analysed."""
     epochs = UNET["analysis"]["epochs"]
@@ -426,7 +406,7 @@ def unet_analysis_epochs():
 
 
 def unet_run_dir(lr, seed):
-    return f"results/unet/lr{fmt_number(lr)}_seed{seed}"
+    return f"results/unet/{unet_run(lr, seed)}"
 
 
 def unet_runs():

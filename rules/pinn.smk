@@ -3,12 +3,12 @@
 
 rule train_pinn:
     output:
-        model="results/pinn/beta{beta}_lr{lr}_seed{seed}/model.pt",
-        metrics="results/pinn/beta{beta}_lr{lr}_seed{seed}/metrics.json",
+        model=f"results/pinn/{PINN_RUN}/model.pt",
+        metrics=f"results/pinn/{PINN_RUN}/metrics.json",
     log:
-        "results/logs/train_pinn/beta{beta}_lr{lr}_seed{seed}.log",
+        logs("train_pinn", PINN_RUN),
     benchmark:
-        "results/benchmarks/train_pinn/beta{beta}_lr{lr}_seed{seed}.tsv"
+        benchmarks("train_pinn", PINN_RUN)
     params:
         options=cli_options(
             config["pinn"],

@@ -26,15 +26,15 @@ rule train_unet:
         UNET_DATA_INPUT,
     output:
         checkpoints=[
-            f"results/unet/lr{{lr}}_seed{{seed}}/checkpoints/epoch_{epoch_label(e)}.pt"
+            f"results/unet/{UNET_RUN}/checkpoints/epoch_{epoch_label(e)}.pt"
             for e in range(UNET["epochs"] + 1)
         ],
-        metrics="results/unet/lr{lr}_seed{seed}/metrics.csv",
-        run="results/unet/lr{lr}_seed{seed}/run.json",
+        metrics=f"results/unet/{UNET_RUN}/metrics.csv",
+        run=f"results/unet/{UNET_RUN}/run.json",
     log:
-        "results/logs/train_unet/lr{lr}_seed{seed}.log",
+        logs("train_unet", UNET_RUN),
     benchmark:
-        "results/benchmarks/train_unet/lr{lr}_seed{seed}.tsv"
+        benchmarks("train_unet", UNET_RUN)
     params:
         data=lambda wildcards, input: unet_data_dir(input[0]),
         options=cli_options(UNET, UNET_TRAINING_OPTIONS),
