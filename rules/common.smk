@@ -44,51 +44,18 @@ def benchmarks(stage, name=ANALYSIS_NAME):
     return f"results/benchmarks/{stage}/{name}.tsv"
 
 
-def check_config_numbers(value, schema, key="config"):
-    """What JSON-schema validation lets through but the CLI would reject: NaN or inf where a
-    number is meant, and a float such as 10.0 where an integer is meant."""
-    import math
-
-    types = schema.get("type", [])
-    types = [types] if isinstance(types, str) else types
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{key}: {value} is not a finite number")
-    if isinstance(value, float) and "integer" in types and "number" not in types:
-        raise ValueError(f"{key}: {value!r} must be an integer")
-    if isinstance(value, dict):
-        for name, item in value.items():
-            check_config_numbers(item, schema.get("properties", {}).get(name, {}), f"{key}.{name}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            check_config_numbers(item, schema.get("items", {}), f"{key}[{index}]")
-
-
-def config_key(path):
-    """A config location as written in YAML terms: config.pinn.betas[1]."""
-    return "config" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
-
-
-def validate_config(config, schema_path):
-    """Schema validation with one line naming the offending key (Snakemake's own message
-    prints the whole schema), then Snakemake's validation, which fills in the defaults."""
-    import jsonschema
-    import yaml
-    from snakemake.utils import validate
-
-    with open(schema_path) as handle:
-        schema = yaml.safe_load(handle)
-    validator = jsonschema.Draft202012Validator(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
-    if error is not None:
-        raise ValueError(f"{config_key(error.absolute_path)}: {error.message}")
-    check_config_numbers(config, schema, "config")
-    validate(config, schema_path)
-
-
-validate_config(config, os.path.join(workflow.basedir, "config.schema.yaml"))
-# values a job would reject, reported before any job (the checkout's own package)
+# the checkout's own package: config checks, run names, plan checks
 sys.path.insert(0, SRC)
+from snakemake.utils import validate
+
 from losstopo.workflow.arguments import attached
+from losstopo.workflow.config_file import check_schema
+
+_SCHEMA = os.path.join(workflow.basedir, "config.schema.yaml")
+# one line naming the offending key (Snakemake's own message prints the whole schema); then
+# Snakemake's validation fills in the defaults
+check_schema(config, _SCHEMA)
+validate(config, _SCHEMA)
 from losstopo.workflow.paths import PINN_RUN, UNET_RUN, epoch_label, fmt_number, pinn_run, unet_run
 from losstopo.workflow.plan_checks import check_plan
 
