@@ -8,7 +8,13 @@ rule claims:
         extent="results/tables/extent_study.csv",
         code=package_sources("claims/paper.py", "claims/verdict.py", "claims/markdown.py"),
     output:
-        csv="results/tables/claims.csv",
+        csv=report(
+            "results/tables/claims.csv",
+            caption="../report/claims.rst",
+            category="PINN convection",
+            subcategory="Claims",
+            labels={"table": "claims: effects, intervals over seeds, verdicts"},
+        ),
         markdown="results/tables/claims.md",
     log:
         logs("claims", "claims"),

@@ -394,6 +394,14 @@ def unet_checkpoint_dirs(learning_rates, seeds, epochs):
 UNET_DISTANCE = fmt_number(UNET["landscape"]["distance"])
 
 
+# the checkpoints of the Fig. 4 profiles (rows = seeds, columns = epochs)
+FIG4_DIRS = [
+    f"{unet_run_dir(UNET['figures']['profile_lr'], seed)}/epoch_{epoch_label(epoch)}"
+    for seed in UNET["figures"]["profile_seeds"]
+    for epoch in UNET["figures"]["profile_epochs"]
+]
+
+
 def unet_topology_files(dirs=None):
     """The 2-D merge trees of UNet checkpoint directories (default: every analysed one)."""
     if dirs is None:
@@ -646,10 +654,14 @@ def curvature_options(wildcards):
 
 def curvature_files(files):
     """The ``curvature.nc`` of each checkpoint directory holding one of ``files`` (none when
-    curvature is off)."""
+    curvature is off; of the UNet, only the Fig. 4 checkpoints unless
+    ``curvature.unet_checkpoints`` is all)."""
     if not CURVATURE["enabled"]:
         return []
-    return list(dict.fromkeys(f"{os.path.dirname(path)}/curvature.nc" for path in files))
+    dirs = dict.fromkeys(os.path.dirname(path) for path in files)
+    if CURVATURE["unet_checkpoints"] == "figures":
+        dirs = [d for d in dirs if not d.startswith("results/unet/") or d in FIG4_DIRS]
+    return [f"{directory}/curvature.nc" for directory in dirs]
 
 
 def stage_gpus(stage):

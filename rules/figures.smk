@@ -126,11 +126,6 @@ PROFILE_SOURCES = package_sources(
 CELL_LABELS = [cell_label(cell) for cell in config["pinn"]["analysis"]["cells"]]
 SEED_LABELS = [f"seed {seed}" for seed in config["pinn"]["analysis"]["seeds"]]
 UNET_DATA_LABEL = " (SYNTHETIC data)" if UNET_SYNTHETIC else ""
-FIG4_DIRS = [
-    f"{unet_run_dir(UNET['figures']['profile_lr'], seed)}/epoch_{epoch_label(epoch)}"
-    for seed in UNET["figures"]["profile_seeds"]
-    for epoch in UNET["figures"]["profile_epochs"]
-]
 FIGB6_DIRS = [
     f"{unet_run_dir(lr, UNET['figures']['compare_seed'])}/epoch_{epoch_label(epoch)}"
     for lr in UNET["learning_rates"]

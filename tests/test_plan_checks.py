@@ -48,7 +48,7 @@ CASES = [
     ({f"{SCATTERED}seed": 2**63}, "config.landscape.scattered[0].seed"),
     ({"hessian__max_hvp": 5}, "max_hvp: 5 Hessian-vector products cannot give the top 6"),
     ({"landscape__tiles": 14}, "config.landscape.tiles: 14 tiles exceed the 13 rows"),
-    ({"topology__k": 9261}, "config.topology.k: 9261 neighbours need more than the 9261"),
+    ({"topology__k": 2197}, "config.topology.k: 2197 neighbours need more than the 2197"),
     (
         {f"{SCATTERED}n_points": 20, f"{SCATTERED}center_points": 0},
         "config.landscape.scattered[0].n_points: 20 samples cannot have 24 neighbours",
@@ -92,7 +92,7 @@ def test_the_dry_run_stops_on_them_before_any_job(tmp_path):
     )
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert "config.landscape.tiles: 30 tiles exceed the 21 rows" in output
+    assert "config.landscape.tiles: 30 tiles exceed the 13 rows" in output
     assert "config.hessian.max_hvp: 3 Hessian-vector products" in output
     assert not (tmp_path / "results").exists()
 

@@ -267,6 +267,8 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
         "extent_study",
         "topology_vs_error",
         "null_calibration",
+        "fig3_profiles_near",
+        "claims",
         "fig4_accuracy_heatmap",
         "fig4_profiles",
         "figB6_profiles_by_lr",
@@ -274,6 +276,17 @@ def test_smoke_workflow_produces_every_declared_output(tmp_path):
     ):
         for suffix in ("png", "pdf"):
             assert (tmp_path / f"results/figures/{figure}.{suffix}").stat().st_size > 5_000
+
+    # the claims: one success cell and seed decide nothing, and say so
+    claims = pd.read_csv(tmp_path / "results/tables/claims.csv")
+    assert set(claims.claim) == {
+        "funnel vs bowl",
+        "more saddles near failure",
+        "more variation at the transition",
+    }  # no 4-D grid in the smoke study
+    assert set(claims.verdict) == {"undetermined"}
+    markdown = (tmp_path / "results/tables/claims.md").read_text()
+    assert markdown.count("| undetermined |") == len(claims)
 
     _check_segmentation_outputs(tmp_path, smoke["unet"], smoke["topology"])
 

@@ -17,7 +17,8 @@ def _number(value: float) -> str:
     return f"{value:.3g}".replace("-", "−")
 
 
-def _where(row: pd.Series) -> str:
+def location(row: pd.Series) -> str:
+    """Where a claim row is measured: ``3-D full ±0.1``, or ``runs`` for run-level rows."""
     parts = []
     if pd.notna(row["dims"]):
         parts.append(f"{int(row['dims'])}-D")
@@ -50,7 +51,7 @@ def claims_markdown(claims: pd.DataFrame) -> str:
             if pd.notna(row.get("unadjusted")):
                 size = f"unadjusted rho {_number(row['unadjusted'])}"
             lines.append(
-                f"| {_where(row)} | {row['statistic']} | {n} | {interval} | {size} | "
+                f"| {location(row)} | {row['statistic']} | {n} | {interval} | {size} | "
                 f"{row['verdict']} |"
             )
     lines += ["", END]

@@ -57,8 +57,8 @@ COLUMNS = [
     "comparison",
     "n_a",
     "n_b",
-    "mean_a",
-    "mean_b",
+    "value_a",
+    "value_b",
     "effect",
     "ci_low",
     "ci_high",
@@ -91,8 +91,8 @@ def _row(
     margin: float,
     n_a: int,
     n_b: int,
-    mean_a: float,
-    mean_b: float,
+    value_a: float,
+    value_b: float,
     unadjusted: float = math.nan,
 ) -> dict[str, Any]:
     return {
@@ -104,8 +104,8 @@ def _row(
         "comparison": comparison,
         "n_a": n_a,
         "n_b": n_b,
-        "mean_a": mean_a,
-        "mean_b": mean_b,
+        "value_a": value_a,
+        "value_b": value_b,
         "effect": decision.effect,
         "ci_low": decision.ci_low,
         "ci_high": decision.ci_high,
@@ -240,7 +240,9 @@ def more_critical_points_in_4d(summary: pd.DataFrame, seed: int = 0) -> list[dic
                 frame.assign(total=frame[minima] + frame[saddles]).set_index(keys)
                 for frame in (low, high)
             ]
-            paired = counts[1][["total", "regime"]].join(counts[0][["total"]], rsuffix="_3d")
+            paired = counts[1][["total", "regime"]].join(
+                counts[0][["total"]].rename(columns={"total": "total_3d"})
+            )
             differences = (paired["total"] - paired["total_3d"]).to_numpy(dtype=float)
             decision = verdict.paired_difference(
                 differences, paired["regime"].to_numpy(), MARGIN_COUNT, seed

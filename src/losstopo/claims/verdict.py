@@ -199,6 +199,9 @@ def correlation(
         )
 
     effect = _point(statistic, strata_rows)
+    if not math.isfinite(effect):
+        reason = "no variation left given the control" if z is not None else "a constant variable"
+        return Decision(effect, math.nan, math.nan, effect, UNDETERMINED, reason)
     low, high = bootstrap(statistic, strata_rows, seed)
     verdict, reason = decide(effect, low, high, margin, _enough(*strata_rows))
     return Decision(effect, low, high, effect, verdict, reason)

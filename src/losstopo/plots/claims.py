@@ -20,14 +20,9 @@ CLIP = 8.0  # intervals beyond ±8 margins are drawn to the edge, with an arrow
 
 def row_label(row: pd.Series) -> str:
     """``statistic · 3-D full ±0.1`` for one claim row."""
-    where = []
-    if pd.notna(row["dims"]):
-        where.append(f"{int(row['dims'])}-D")
-    if isinstance(row["connectivity"], str) and row["connectivity"]:
-        where.append(row["connectivity"])
-    if pd.notna(row["distance"]):
-        where.append(f"±{row['distance']:g}")
-    return f"{row['statistic']} · {' '.join(where) or 'runs'}"
+    from losstopo.claims.markdown import location
+
+    return f"{row['statistic']} · {location(row)}"
 
 
 def claims_forest(claims: pd.DataFrame) -> Figure:
