@@ -21,6 +21,7 @@ from losstopo.hessian.operator import HVPOperator
 from losstopo.hessian.solvers import EigenResult, lanczos, power_iteration
 from losstopo.io.landscape_file import landscape_dataset, landscape_points
 from losstopo.io.provenance import base_provenance
+from losstopo.landscape import DEFAULT_MEMORY_BUDGET_MB
 from losstopo.landscape.directions import cosine_gram, normalize_direction
 from losstopo.landscape.directions import normalized_directions as normalized_directions
 from losstopo.landscape.evaluation import sample_landscape as _sample_grid
@@ -151,7 +152,7 @@ def sample_landscape(
     eigenvalues: np.ndarray | None = None,
     normalization: str = "given",
     chunk_size: int | None = None,
-    memory_budget_mb: float = 512.0,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     attrs: dict[str, Any] | None = None,
     show_progress: bool = False,
     tile: int = 0,
@@ -216,7 +217,7 @@ def sample_scattered_landscape(
     eigenvalues: np.ndarray | None = None,
     normalization: str = "given",
     chunk_size: int | None = None,
-    memory_budget_mb: float = 512.0,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     attrs: dict[str, Any] | None = None,
     show_progress: bool = False,
     null_model: bool = True,

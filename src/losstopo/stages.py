@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from losstopo.errors import LosstopoError
+from losstopo.landscape import DEFAULT_MEMORY_BUDGET_MB
 
 if TYPE_CHECKING:  # torch and xarray load only in the stages that use them
     import torch
@@ -277,7 +278,7 @@ def compute_landscape(
     center_scale: float = 0.1,
     null_model: bool = True,
     chunk_size: int | None = None,
-    memory_budget_mb: float = 512.0,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     tile: int = 0,
     tiles: int = 1,
     show_progress: bool = False,

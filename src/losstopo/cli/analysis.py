@@ -16,6 +16,7 @@ from losstopo.cli.common import (
     seed,
 )
 from losstopo.errors import LosstopoError
+from losstopo.landscape import DEFAULT_MEMORY_BUDGET_MB
 
 # log-loss persistence (decades) of a significant minimum: a factor of 2
 LOG_THRESHOLD = 0.3
@@ -398,7 +399,12 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
             None,
             "grid points per batched call (default: from --memory-budget)",
         ),
-        ("--memory-budget", positive_float, 512.0, "memory for one batched call in MiB"),
+        (
+            "--memory-budget",
+            positive_float,
+            DEFAULT_MEMORY_BUDGET_MB,
+            "memory for one batched call in MiB",
+        ),
     )
     _add_checkpoint_options(
         p, "float32", "precision of the loss evaluations", "output landscape.nc"

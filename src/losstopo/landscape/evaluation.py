@@ -17,6 +17,7 @@ import torch
 from torch.func import vmap
 
 from losstopo.errors import LosstopoError
+from losstopo.landscape import DEFAULT_MEMORY_BUDGET_MB
 from losstopo.landscape.grid import LandscapeResult, grid_alphas, grid_axes
 from losstopo.objective import Objective
 from losstopo.runtime import progress_bar
@@ -174,7 +175,7 @@ def evaluate_alphas(
     directions: torch.Tensor,
     alphas: np.ndarray,
     chunk_size: int | None = None,
-    memory_budget_mb: float = 512.0,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     show_progress: bool = True,
 ) -> tuple[np.ndarray, np.ndarray | None, int, float]:
     """The loss (and metric) at θ + α·D for every row α of an explicit (M × n) array, e.g.
@@ -205,7 +206,7 @@ def sample_landscape(
     resolution: int,
     distance: float,
     chunk_size: int | None = None,
-    memory_budget_mb: float = 512.0,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     show_progress: bool = True,
     slabs: range | None = None,
 ) -> LandscapeResult:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from losstopo.errors import LosstopoError
+from losstopo.landscape import DEFAULT_MEMORY_BUDGET_MB
 
 if TYPE_CHECKING:
     import torch
@@ -148,7 +149,7 @@ def sample_scattered(
     center_points: int = 0,
     center_scale: float = 0.1,
     chunk_size: int | None = None,
-    memory_budget_mb: float = 512.0,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     show_progress: bool = True,
 ) -> ScatteredResult:
     """The loss at ``n_points`` scattered displacements along the rows of ``directions``
