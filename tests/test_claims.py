@@ -244,6 +244,7 @@ def test_the_cli_writes_the_table_and_its_markdown(tables, tmp_path):
     assert list(claims["verdict"]) == list(expected["verdict"])
     assert np.allclose(claims["effect"], expected["effect"], equal_nan=True)
     assert markdown.read_text().strip() == claims_markdown(claims).strip()
+    assert claims_markdown(expected) == claims_markdown(claims)  # the same text read back
     assert main([*argv[:-1], str(out)]) == 0  # the same seed gives the same table
     assert pd.read_csv(out).equals(claims)
 

@@ -12,9 +12,11 @@ END = "<!-- claims:end -->"
 
 
 def _number(value: float) -> str:
+    """Three significant digits of the value as the CSV table stores it (10 digits), so the
+    Markdown of a table and of the same table read back are the same text."""
     if not math.isfinite(value):
         return "–" if math.isnan(value) else ("∞" if value > 0 else "−∞")
-    return f"{value:.3g}".replace("-", "−")
+    return f"{float(f'{value:.10g}'):.3g}".replace("-", "−")
 
 
 def location(row: pd.Series) -> str:

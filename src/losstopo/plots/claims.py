@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from losstopo.errors import LosstopoError
 
 VERDICT_COLOURS = {"holds": "#1b7837", "fails": "#b2182b", "undetermined": "#878787"}
-CLIP = 8.0  # intervals beyond ±8 margins are drawn to the edge, with an arrow
+CLIP = 8.0  # intervals beyond ±8 margins are clipped at the frame
 
 
 def row_label(row: pd.Series) -> str:
