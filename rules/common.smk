@@ -48,7 +48,8 @@ def benchmarks(stage, name=ANALYSIS_NAME):
 sys.path.insert(0, SRC)
 from snakemake.utils import validate
 
-from losstopo.workflow.arguments import attached
+from losstopo.workflow import figure_specs
+from losstopo.workflow.figure_specs import cli_options
 from losstopo.workflow.config_file import check_schema
 
 _SCHEMA = os.path.join(workflow.basedir, "config.schema.yaml")
@@ -199,17 +200,6 @@ def profile_topology_files(dims_list, by_dimension_rows=False):
     return [topology_file(run, dims) for run in analysis_run_dirs() for dims in dims_list]
 
 
-def profile_landscape_files(topology_files):
-    """The landscapes behind topology files (inputs of the profile figures)."""
-    return [
-        os.path.join(
-            os.path.dirname(path),
-            os.path.basename(path).replace("topology", "landscape", 1).rsplit("_", 1)[0] + ".nc",
-        )
-        for path in topology_files
-    ]
-
-
 NEAR_DISTANCE = (
     fmt_number(config["figures"]["near_distance"])
     if config["figures"]["near_distance"] is not None
@@ -236,87 +226,28 @@ def extent_profile_files():
 
 def table_figure(kind, table, sources, category, subcategory, label, options=()):
     """A figure drawn from one table by ``losstopo figure <kind>`` (rules/figures.smk)."""
-    path = f"results/tables/{table}.csv"
-    return dict(
-        kind=kind,
-        inputs=[path],
-        arguments=[path, *options],
-        code=package_sources(*sources, "plots/common.py"),
-        category=category,
-        subcategory=subcategory,
-        label=label,
-    )
+    code = package_sources(*sources, "plots/common.py")
+    return figure_specs.table_figure(kind, table, code, (category, subcategory, label), options)
 
 
 def profile_figure(topology, columns, rows, columns_text, category, subcategory, label, title=""):
-    """A grid of profiles from merge trees (row-major; their landscapes are read too)."""
+    """A grid of profiles from merge trees, drawn as config ``figures`` says."""
+    place = (category, subcategory, label)
     drawing = config["figures"]
-    return dict(
-        kind="profiles",
-        inputs=[*topology, *profile_landscape_files(topology)],
-        arguments=[
-            *topology,
-            "--columns",
-            str(columns),
-            *attached("--row-labels", rows),
-            *attached("--column-labels", columns_text),
-            *([] if drawing["log_loss"] else ["--linear"]),
-            "--threshold",
-            str(drawing["profile_threshold"]),
-            "--order",
-            drawing["child_order"],
-            *attached("--title", [title] if title else []),
-        ],
-        code=PROFILE_SOURCES,
-        category=category,
-        subcategory=subcategory,
-        label=label,
+    return figure_specs.profile_figure(
+        topology, columns, rows, columns_text, drawing, PROFILE_SOURCES, place, title
     )
 
 
 def density_figure(groups, category, subcategory, label, title):
-    """Spectral densities of ``curvature.nc`` files: ``groups`` maps a panel's label to its
-    (curve label, checkpoint directory) pairs."""
-    files, panels, curves = [], [], []
-    for panel, members in groups.items():
-        for curve, directory in members:
-            files.append(f"{directory}/curvature.nc")
-            panels.append(panel)
-            curves.append(curve)
-    return dict(
-        kind="spectral-density",
-        inputs=files,
-        arguments=[
-            *files,
-            *attached("--panel", panels),
-            *attached("--curve", curves),
-            *attached("--title", [title]),
-        ],
-        code=package_sources("plots/curvature.py", "io/curvature_file.py", "plots/common.py"),
-        category=category,
-        subcategory=subcategory,
-        label=label,
-    )
+    """Spectral densities of ``curvature.nc`` files (panel label → (curve, directory) pairs)."""
+    code = package_sources("plots/curvature.py", "io/curvature_file.py", "plots/common.py")
+    return figure_specs.density_figure(groups, code, (category, subcategory, label), title)
 
 
 def figure_setting(name):
     """A setting of the figure being drawn (rules/figures.smk)."""
     return lambda wildcards: FIGURES[wildcards.figure][name]
-
-
-def cli_options(section, names):
-    """``--name value`` for each config key (``n_f`` → ``--n-f``; a list joined by commas;
-    ``--name`` alone for true, nothing for false or null), as a list for ``{params.x:q}``."""
-    options = []
-    for name in names:
-        value = section[name]
-        if value is None or value is False:
-            continue
-        options.append(f"--{name.replace('_', '-')}")
-        if value is not True:
-            is_list = isinstance(value, list)
-            options.append(",".join(map(str, value)) if is_list else str(value))
-    return options
 
 
 def job_device(resources):

@@ -1,0 +1,127 @@
+"""What the workflow's one figure rule draws: for each figure its ``losstopo figure`` kind, the
+files it reads, its arguments and its place in the report. Plain data built by plain functions,
+so a figure's command can be checked without Snakemake.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from losstopo.workflow.arguments import attached
+
+FigureSpec = dict[str, Any]
+
+
+def cli_options(section: Mapping[str, Any], names: Iterable[str]) -> list[str]:
+    """``--name value`` for each config key (``n_f`` → ``--n-f``; a list joined by commas;
+    ``--name`` alone for true, nothing for false or null), as a list for ``{params.x:q}``."""
+    options = []
+    for name in names:
+        value = section[name]
+        if value is None or value is False:
+            continue
+        options.append(f"--{name.replace('_', '-')}")
+        if value is not True:
+            is_list = isinstance(value, list)
+            options.append(",".join(map(str, value)) if is_list else str(value))
+    return options
+
+
+def landscape_of(topology_file: str) -> str:
+    """The landscape a merge tree was computed from: ``topology_3d_d0.1_full.nc`` →
+    ``landscape_3d_d0.1.nc`` in the same directory."""
+    directory, name = os.path.split(topology_file)
+    return os.path.join(
+        directory, name.replace("topology", "landscape", 1).rsplit("_", 1)[0] + ".nc"
+    )
+
+
+def table_figure(
+    kind: str,
+    table: str,
+    code: Sequence[str],
+    report: tuple[str, str, str],
+    options: Sequence[str] = (),
+) -> FigureSpec:
+    """A figure drawn from ``results/tables/<table>.csv``; ``report`` is (category,
+    subcategory, label)."""
+    path = f"results/tables/{table}.csv"
+    category, subcategory, label = report
+    return dict(
+        kind=kind,
+        inputs=[path],
+        arguments=[path, *options],
+        code=list(code),
+        category=category,
+        subcategory=subcategory,
+        label=label,
+    )
+
+
+def profile_figure(
+    topology: Sequence[str],
+    columns: int,
+    rows: Sequence[str],
+    columns_text: Sequence[str],
+    drawing: Mapping[str, Any],
+    code: Sequence[str],
+    report: tuple[str, str, str],
+    title: str = "",
+) -> FigureSpec:
+    """A grid of profiles from merge trees (row-major; their landscapes are read too), drawn
+    as the ``figures`` config section says (log axis, threshold, sibling order)."""
+    category, subcategory, label = report
+    return dict(
+        kind="profiles",
+        inputs=[*topology, *(landscape_of(path) for path in topology)],
+        arguments=[
+            *topology,
+            "--columns",
+            str(columns),
+            *attached("--row-labels", rows),
+            *attached("--column-labels", columns_text),
+            *([] if drawing["log_loss"] else ["--linear"]),
+            "--threshold",
+            str(drawing["profile_threshold"]),
+            "--order",
+            drawing["child_order"],
+            *attached("--title", [title] if title else []),
+        ],
+        code=list(code),
+        category=category,
+        subcategory=subcategory,
+        label=label,
+    )
+
+
+def density_figure(
+    groups: Mapping[str, Sequence[tuple[str, str]]],
+    code: Sequence[str],
+    report: tuple[str, str, str],
+    title: str,
+) -> FigureSpec:
+    """Spectral densities of ``curvature.nc`` files: ``groups`` maps a panel's label to its
+    (curve label, checkpoint directory) pairs."""
+    files, panels, curves = [], [], []
+    for panel, members in groups.items():
+        for curve, directory in members:
+            files.append(f"{directory}/curvature.nc")
+            panels.append(panel)
+            curves.append(curve)
+    category, subcategory, label = report
+    return dict(
+        kind="spectral-density",
+        inputs=files,
+        arguments=[
+            *files,
+            *attached("--panel", panels),
+            *attached("--curve", curves),
+            *attached("--title", [title]),
+        ],
+        code=list(code),
+        category=category,
+        subcategory=subcategory,
+        label=label,
+    )
