@@ -342,39 +342,6 @@ def unet_topology_files(dirs=None):
     return [topology_file(d, 2, UNET_DISTANCE, CONNECTIVITY) for d in dirs]
 
 
-def _check_unet_config():
-    """Figure choices must name analysed runs and checkpoints (checked before any job)."""
-    analysed = set(unet_analysis_epochs())
-    if any(epoch > UNET["epochs"] for epoch in analysed):
-        raise ValueError(f"config unet.analysis.epochs: epochs go up to {UNET['epochs']}")
-    if not set(UNET["analysis"]["seeds"]) <= set(UNET["seeds"]):
-        raise ValueError("config unet.analysis.seeds must be a subset of unet.seeds")
-    figures = UNET["figures"]
-    if figures["profile_lr"] not in UNET["learning_rates"]:
-        raise ValueError("config unet.figures.profile_lr must be one of unet.learning_rates")
-    if not set(figures["profile_seeds"]) <= set(UNET["analysis"]["seeds"]):
-        raise ValueError("config unet.figures.profile_seeds must be analysed seeds")
-    if not set(figures["profile_epochs"]) <= analysed:
-        raise ValueError("config unet.figures.profile_epochs must be analysed epochs")
-    if not set(figures["compare_epochs"]) <= analysed:
-        raise ValueError("config unet.figures.compare_epochs must be analysed epochs")
-    if figures["compare_seed"] not in UNET["analysis"]["seeds"]:
-        raise ValueError("config unet.figures.compare_seed must be an analysed seed")
-    if UNET["landscape"]["resolution"] % 2 == 0:
-        raise ValueError("config unet.landscape.resolution must be odd")
-    # what train-unet would reject at job time, rejected before any job
-    if UNET["crf_taps"] % 2 == 0:
-        raise ValueError(f"config unet.crf_taps must be odd, got {UNET['crf_taps']}")
-    if UNET["image_size"] < 2 ** (UNET["depth"] - 1):
-        raise ValueError(
-            f"config unet.image_size {UNET['image_size']} is too small for unet.depth "
-            f"{UNET['depth']} (needs >= {2 ** (UNET['depth'] - 1)})"
-        )
-    if not 0 < UNET["gamma"] <= 1:
-        raise ValueError(f"config unet.gamma must be in (0, 1], got {UNET['gamma']}")
-
-
-_check_unet_config()
 if UNET["enabled"] and not UNET_SYNTHETIC and not os.path.isfile(UNET_DATA_INPUT):
     raise ValueError(
         f"config unet.data_dir: {UNET_DATA} has no annotations/trainval.txt. Download "

@@ -61,6 +61,12 @@ CASES = [
         {"pinn__analysis__cells__1": {"beta": 8.0, "lr": 1.0}},
         "config.pinn.analysis.cells[1]: beta 8, lr 1 is not in the sweep",
     ),
+    ({"unet__crf_taps": 10}, "config.unet.crf_taps: must be odd, got 10"),
+    ({"unet__figures__profile_lr": 0.5}, "config.unet.figures.profile_lr: must be one of"),
+    ({"unet__analysis__epochs": [0, 11]}, "config.unet.analysis.epochs: epochs go up to 10"),
+    ({"unet__analysis__seeds": [243, 7]}, "config.unet.analysis.seeds: must be a subset"),
+    ({"unet__gamma": 1.5}, "config.unet.gamma: must be in (0, 1], got 1.5"),
+    ({"unet__image_size": 4}, "config.unet.image_size: 4 is too small for config.unet.depth 4"),
 ]
 
 

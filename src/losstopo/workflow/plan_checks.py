@@ -77,11 +77,62 @@ def _sweep_errors(config: dict[str, Any]) -> list[str]:
     ]
 
 
+def _unet_errors(config: dict[str, Any]) -> list[str]:
+    """The segmentation study's cross-field rules: figures name analysed runs and
+    checkpoints, and what ``train-unet`` would reject (even taps, a crop too small for the
+    depth, a decay outside (0, 1])."""
+    unet = config["unet"]
+    if not unet["enabled"]:
+        return []
+    epochs = unet["analysis"]["epochs"]
+    analysed = set(range(unet["epochs"] + 1)) if epochs == "all" else set(epochs)
+    figures, seeds = unet["figures"], set(unet["analysis"]["seeds"])
+    rules = [
+        (max(analysed) > unet["epochs"], "analysis.epochs", f"epochs go up to {unet['epochs']}"),
+        (
+            not seeds <= set(unet["seeds"]),
+            "analysis.seeds",
+            "must be a subset of config.unet.seeds",
+        ),
+        (
+            figures["profile_lr"] not in unet["learning_rates"],
+            "figures.profile_lr",
+            "must be one of config.unet.learning_rates",
+        ),
+        (
+            not set(figures["profile_seeds"]) <= seeds,
+            "figures.profile_seeds",
+            "must be analysed seeds",
+        ),
+        (
+            not set(figures["profile_epochs"]) <= analysed,
+            "figures.profile_epochs",
+            "must be analysed epochs",
+        ),
+        (
+            not set(figures["compare_epochs"]) <= analysed,
+            "figures.compare_epochs",
+            "must be analysed epochs",
+        ),
+        (figures["compare_seed"] not in seeds, "figures.compare_seed", "must be an analysed seed"),
+        (unet["landscape"]["resolution"] % 2 == 0, "landscape.resolution", "must be odd"),
+        (unet["crf_taps"] % 2 == 0, "crf_taps", f"must be odd, got {unet['crf_taps']}"),
+        (
+            unet["image_size"] < 2 ** (unet["depth"] - 1),
+            "image_size",
+            f"{unet['image_size']} is too small for config.unet.depth {unet['depth']} "
+            f"(needs >= {2 ** (unet['depth'] - 1)})",
+        ),
+        (not 0 < unet["gamma"] <= 1, "gamma", f"must be in (0, 1], got {unet['gamma']}"),
+    ]
+    return [f"config.unet.{key}: {message}" for failed, key, message in rules if failed]
+
+
 def plan_errors(config: dict[str, Any]) -> list[str]:
     """Every reason a job of this study would fail on its configured values, one line each."""
     from losstopo.workflow.models import user_code_errors
 
-    errors = _sweep_errors(config) + user_code_errors(config)
+    errors = _sweep_errors(config) + _unet_errors(config) + user_code_errors(config)
     errors += [
         f"{key}: {seed} must be below 2**63 (a 64-bit seed)"
         for key, seed in _seeds(config, "config")
