@@ -64,12 +64,8 @@ check_plan(config)
 
 
 LANDSCAPE_GRIDS = {grid["dims"]: grid["resolution"] for grid in config["landscape"]["grids"]}
-if len(LANDSCAPE_GRIDS) != len(config["landscape"]["grids"]):
-    raise ValueError("config landscape.grids: each dimension may appear only once")
 # scattered landscapes by dimension: their merge trees are on the k-NN graph of the samples
 LANDSCAPE_SCATTERED = {entry["dims"]: entry for entry in config["landscape"]["scattered"]}
-if len(LANDSCAPE_SCATTERED) != len(config["landscape"]["scattered"]):
-    raise ValueError("config landscape.scattered: each dimension may appear only once")
 # tiles split grids along their first axis; a scattered landscape is always one job
 UNTILED_DIMS = (
     r"\d+"
@@ -96,13 +92,6 @@ PINN_SAMPLING = {
     },
 }
 
-
-for _dims in [config["figures"]["profile_dims"], *config["figures"]["compare_dims"]]:
-    if _dims not in PINN_SAMPLING:
-        raise ValueError(
-            f"config figures: a {_dims}-D profile needs a {_dims}-D entry in "
-            "landscape.grids or landscape.scattered"
-        )
 
 
 def pinn_run_files(name):
@@ -135,11 +124,6 @@ CONNECTIVITIES = [
     CONNECTIVITY,
     *(c for c in config["topology"]["compare_connectivities"] if c != CONNECTIVITY),
 ]
-if EXTENT_DIMS not in LANDSCAPE_GRIDS:
-    raise ValueError(
-        f"config landscape.extent_dims: the {EXTENT_DIMS}-D extent study needs a "
-        f"{EXTENT_DIMS}-D entry in landscape.grids"
-    )
 
 
 def landscape_file(directory, dims, distance=DISTANCE):
@@ -403,13 +387,10 @@ def unet_targets():
 from losstopo.workflow.models import model_checkpoints
 
 
-MODELS = {}
-for _index, _entry in enumerate(config["models"]):
-    if _entry["name"] in MODELS:
-        raise ValueError(f"config.models[{_index}].name: {_entry['name']} is used twice")
-    if _entry["resolution"] % 2 == 0:
-        raise ValueError(f"config.models[{_index}].resolution must be odd")
-    MODELS[_entry["name"]] = {**_entry, "files": model_checkpoints(_index, _entry)}
+MODELS = {
+    entry["name"]: {**entry, "files": model_checkpoints(index, entry)}
+    for index, entry in enumerate(config["models"])
+}
 
 
 # Problems registered by modules of the user's (the jobs import them).

@@ -62,6 +62,15 @@ CASES = [
         "config.pinn.analysis.cells[1]: beta 8, lr 1 is not in the sweep",
     ),
     ({"unet__crf_taps": 10}, "config.unet.crf_taps: must be odd, got 10"),
+    ({"figures__compare_dims": [3, 5]}, "config.figures.compare_dims[1]: a 5-D profile needs"),
+    (
+        {"landscape__extent_dims": 4, "landscape__grids": [{"dims": 3, "resolution": 13}]},
+        "config.landscape.extent_dims: the 4-D extent study needs",
+    ),
+    (
+        {"landscape__grids": [{"dims": 3, "resolution": 13}] * 2},
+        "config.landscape.grids: each dimension may appear only once",
+    ),
     ({"unet__figures__profile_lr": 0.5}, "config.unet.figures.profile_lr: must be one of"),
     ({"unet__analysis__epochs": [0, 11]}, "config.unet.analysis.epochs: epochs go up to 10"),
     ({"unet__analysis__seeds": [243, 7]}, "config.unet.analysis.seeds: must be a subset"),

@@ -128,11 +128,47 @@ def _unet_errors(config: dict[str, Any]) -> list[str]:
     return [f"config.unet.{key}: {message}" for failed, key, message in rules if failed]
 
 
+def _landscape_errors(config: dict[str, Any]) -> list[str]:
+    """One landscape per dimension, and the dimensions the figures and the extent study name
+    configured; your models' names unique and grids odd."""
+    landscape, errors = config["landscape"], []
+    grids = [grid["dims"] for grid in landscape["grids"]]
+    scattered = [entry["dims"] for entry in landscape["scattered"]]
+    for key, dims in (("grids", grids), ("scattered", scattered)):
+        if len(set(dims)) != len(dims):
+            errors.append(f"config.landscape.{key}: each dimension may appear only once")
+    if config["pinn"]["enabled"]:
+        figures = config["figures"]
+        for key, dims in [("profile_dims", figures["profile_dims"])] + [
+            (f"compare_dims[{i}]", d) for i, d in enumerate(figures["compare_dims"])
+        ]:
+            if dims not in grids + scattered:
+                errors.append(
+                    f"config.figures.{key}: a {dims}-D profile needs a {dims}-D entry in "
+                    "config.landscape.grids or config.landscape.scattered"
+                )
+        if landscape["extent_dims"] not in grids:
+            dims = landscape["extent_dims"]
+            errors.append(
+                f"config.landscape.extent_dims: the {dims}-D extent study needs a {dims}-D "
+                "entry in config.landscape.grids"
+            )
+    names: set[str] = set()
+    for index, model in enumerate(config.get("models") or []):
+        if model["name"] in names:
+            errors.append(f"config.models[{index}].name: {model['name']} is used twice")
+        names.add(model["name"])
+        if model["resolution"] % 2 == 0:
+            errors.append(f"config.models[{index}].resolution: {model['resolution']} must be odd")
+    return errors
+
+
 def plan_errors(config: dict[str, Any]) -> list[str]:
     """Every reason a job of this study would fail on its configured values, one line each."""
     from losstopo.workflow.models import user_code_errors
 
-    errors = _sweep_errors(config) + _unet_errors(config) + user_code_errors(config)
+    errors = _landscape_errors(config) + _sweep_errors(config) + _unet_errors(config)
+    errors += user_code_errors(config)
     errors += [
         f"{key}: {seed} must be below 2**63 (a 64-bit seed)"
         for key, seed in _seeds(config, "config")
