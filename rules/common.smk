@@ -59,6 +59,7 @@ check_schema(config, _SCHEMA)
 validate(config, _SCHEMA)
 from losstopo.workflow.paths import PINN_RUN, UNET_RUN, epoch_label, fmt_number, pinn_run, unet_run
 from losstopo.workflow.plan_checks import check_plan
+from losstopo.workflow.sampling import sampling_options, untiled_dims
 
 check_plan(config)
 
@@ -67,31 +68,9 @@ LANDSCAPE_GRIDS = {grid["dims"]: grid["resolution"] for grid in config["landscap
 # scattered landscapes by dimension: their merge trees are on the k-NN graph of the samples
 LANDSCAPE_SCATTERED = {entry["dims"]: entry for entry in config["landscape"]["scattered"]}
 # tiles split grids along their first axis; a scattered landscape is always one job
-UNTILED_DIMS = (
-    r"\d+"
-    if config["landscape"]["tiles"] == 1
-    else "|".join(str(dims) for dims in LANDSCAPE_SCATTERED) or "^$"
-)
+UNTILED_DIMS = untiled_dims(config["landscape"])
 # what `losstopo landscape` is told per dimension: a grid's resolution, or the samples
-PINN_SAMPLING = {
-    **{dims: ["--resolution", str(resolution)] for dims, resolution in LANDSCAPE_GRIDS.items()},
-    **{
-        dims: [
-            "--sampling",
-            entry.get("sampling", "sobol"),
-            "--n-points",
-            str(entry["n_points"]),
-            "--seed",
-            str(entry.get("seed", 0)),
-            "--center-points",
-            str(entry.get("center_points", 0)),
-            "--center-scale",
-            str(entry.get("center_scale", 0.1)),
-        ]
-        for dims, entry in LANDSCAPE_SCATTERED.items()
-    },
-}
-
+PINN_SAMPLING = sampling_options(config["landscape"])
 
 
 def pinn_run_files(name):
