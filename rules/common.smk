@@ -49,6 +49,7 @@ sys.path.insert(0, SRC)
 from snakemake.utils import validate
 
 from losstopo.workflow import figure_specs
+from losstopo.workflow.analysis_settings import model_settings, pinn_settings, unet_settings
 from losstopo.workflow.figure_specs import cli_options
 from losstopo.workflow.config_file import check_schema
 
@@ -376,13 +377,6 @@ MODELS = {
 os.environ.update(LOSSTOPO_PROBLEMS=os.pathsep.join(config["problem_modules"]))
 
 
-def model_factory_inputs(spec):
-    """The files that define a model's objective (its factory, or the problem modules), so
-    that editing them re-runs the analysis."""
-    files = [spec.rpartition(":")[0]] if spec else config["problem_modules"]
-    return {"objective_code": [f for f in files if f.endswith(".py")]}
-
-
 def model_dirs(name):
     """Analysis directories of every checkpoint of one of your models."""
     return [analysis_dir("models", name, stem) for stem in MODELS[name]["files"]]
@@ -400,74 +394,27 @@ def model_topology_files(name, dims=None):
 
 
 # Per-problem choices of the generic analysis rules (rules/analysis.smk), by the {problem}
-# path segment: where a checkpoint is, what else its objective reads, the CLI options that
-# choose its objective, and the Hessian and landscape settings.
-ANALYSIS = {
-    "pinn": dict(
-        checkpoint_file=lambda run, ckpt: f"results/pinn/{run}/{ckpt}.pt",
-        inputs={},
-        objective=[],
-        top_k=max(PINN_SAMPLING),
-        hessian_dtype=config["hessian"]["dtype"],
-        hessian_threads=config["hessian"]["threads"],
-        sampling=PINN_SAMPLING,
-        normalization=config["landscape"]["normalization"],
-        landscape_dtype=config["landscape"]["dtype"],
-        landscape_threads=config["landscape"]["threads"],
-    ),
-    "unet": dict(
-        checkpoint_file=lambda run, ckpt: f"results/unet/{run}/checkpoints/{ckpt}.pt",
-        inputs={"data": UNET_DATA_INPUT},
-        objective=[
-            "--bn-mode",
-            UNET["landscape"]["bn_mode"],
-            "--objective-batch",
-            str(UNET["landscape"]["batch_size"]),
-            "--objective-batch-seed",
-            str(UNET["landscape"]["batch_seed"]),
-        ],
-        top_k=2,
-        hessian_dtype=UNET["landscape"]["hessian_dtype"],
-        hessian_threads=UNET["landscape"]["threads"],
-        sampling={2: ["--resolution", str(UNET["landscape"]["resolution"])]},
-        normalization=UNET["landscape"]["normalization"],
-        landscape_dtype=UNET["landscape"]["dtype"],
-        landscape_threads=UNET["landscape"]["threads"],
-    ),
-    "models": dict(
-        checkpoint_file=lambda run, ckpt: MODELS[run]["files"][ckpt],
-        inputs=lambda run: model_factory_inputs(MODELS[run].get("objective")),
-        objective=lambda run: (
-            ["--objective", MODELS[run]["objective"]] if MODELS[run].get("objective") else []
-        ),
-        top_k=lambda run: max(MODELS[run]["dims"]),
-        hessian_dtype=lambda run: MODELS[run]["dtype"],
-        hessian_threads=lambda run: MODELS[run]["threads"],
-        sampling=lambda run: {
-            dims: ["--resolution", str(MODELS[run]["resolution"])] for dims in MODELS[run]["dims"]
-        },
-        normalization=lambda run: MODELS[run]["normalization"],
-        landscape_dtype=lambda run: MODELS[run]["dtype"],
-        landscape_threads=lambda run: MODELS[run]["threads"],
-    ),
-}
+# path segment (losstopo.workflow.analysis_settings); your models' by their run name.
+ANALYSIS = {"pinn": pinn_settings(config), "unet": unet_settings(config, UNET_DATA_INPUT)}
 
 
-def analysis_setting(wildcards, name):
-    """One setting of the analysed problem (a per-run function for your own models)."""
-    value = ANALYSIS[wildcards.problem][name]
-    return value(wildcards.run) if callable(value) else value
+def problem_settings(wildcards):
+    """The analysis settings of the analysed problem (of the model, for your own models)."""
+    if wildcards.problem == "models":
+        return model_settings(MODELS[wildcards.run], config["problem_modules"])
+    return ANALYSIS[wildcards.problem]
 
 
 def setting(name):
     """A rule parameter (or thread count) taken from the analysed problem's settings."""
-    return lambda wildcards: analysis_setting(wildcards, name)
+    return lambda wildcards: getattr(problem_settings(wildcards), name)
 
 
 def analysis_inputs(wildcards):
     """The checkpoint of the analysed problem, and what else its objective reads."""
-    path = ANALYSIS[wildcards.problem]["checkpoint_file"](wildcards.run, wildcards.ckpt)
-    return {"checkpoint": path, **analysis_setting(wildcards, "inputs")}
+    settings = problem_settings(wildcards)
+    path = settings.checkpoint(wildcards.run, wildcards.ckpt)
+    return {"checkpoint": path, **settings.inputs}
 
 
 def landscape_inputs(wildcards):
@@ -479,7 +426,7 @@ def landscape_inputs(wildcards):
 def sampling(wildcards):
     """How the requested landscape dimension of the analysed problem is sampled: a grid's
     ``--resolution`` or scattered ``--sampling``/``--n-points``/``--seed``."""
-    options = analysis_setting(wildcards, "sampling")
+    options = problem_settings(wildcards).sampling
     if int(wildcards.dims) not in options:
         raise ValueError(f"no {wildcards.dims}-D landscape is configured for {wildcards.problem}")
     return options[int(wildcards.dims)]

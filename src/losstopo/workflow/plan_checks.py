@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from losstopo.workflow.analysis_settings import UNET_TOP_K
+
 SEED_LIMIT = 2**63  # numpy and torch generators take 64-bit seeds
-UNET_TOP_K = 2  # the segmentation landscapes are 2-D (paper §4.2)
 
 
 def _seeds(value: Any, key: str) -> Iterator[tuple[str, Any]]:
