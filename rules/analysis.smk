@@ -4,7 +4,7 @@
 # that problem's config section through ANALYSIS (rules/common.smk).
 
 LANDSCAPE_TILES = config["landscape"]["tiles"]
-LANDSCAPE = f"{ANALYSIS_DIR}/landscape_{{dims}}d_d{{distance}}.nc"
+LANDSCAPE = f"{ANALYSIS_DIR}/{LANDSCAPE_FILE}"
 LANDSCAPE_NAME = f"{ANALYSIS_NAME}_{{dims}}d_d{{distance}}"
 LANDSCAPE_PARAMS = dict(
     sampling=sampling,
@@ -87,7 +87,7 @@ if LANDSCAPE_TILES > 1:
         input:
             unpack(landscape_inputs),
         output:
-            f"{ANALYSIS_DIR}/tiles/landscape_{{dims}}d_d{{distance}}_tile{{tile}}.nc",
+            f"{ANALYSIS_DIR}/{TILE_FILE}",
         log:
             logs("landscape", f"{LANDSCAPE_NAME}_tile{{tile}}"),
         benchmark:
@@ -99,7 +99,7 @@ if LANDSCAPE_TILES > 1:
         resources:
             gpu=stage_gpus("landscape"),
         wildcard_constraints:
-            dims="|".join(str(dims) for dims in LANDSCAPE_GRIDS),
+            dims=TILED_DIMS,
         conda:
             "../envs/landscape.yaml"
         shell:
@@ -109,7 +109,7 @@ if LANDSCAPE_TILES > 1:
     rule landscape_merge:
         input:
             lambda wildcards: expand(
-                f"{ANALYSIS_DIR}/tiles/landscape_{{dims}}d_d{{distance}}_tile{{tile}}.nc",
+                f"{ANALYSIS_DIR}/{TILE_FILE}",
                 tile=range(LANDSCAPE_TILES),
                 **wildcards,
             ),
@@ -118,7 +118,7 @@ if LANDSCAPE_TILES > 1:
         log:
             logs("landscape", f"{LANDSCAPE_NAME}_merge"),
         wildcard_constraints:
-            dims="|".join(str(dims) for dims in LANDSCAPE_GRIDS),
+            dims=TILED_DIMS,
         conda:
             "../envs/landscape.yaml"
         shell:
@@ -175,7 +175,7 @@ rule topology:
         landscape=LANDSCAPE,
         code=TOPOLOGY_SOURCES,
     output:
-        f"{ANALYSIS_DIR}/topology_{{dims}}d_d{{distance}}_{{connectivity}}.nc",
+        f"{ANALYSIS_DIR}/{TOPOLOGY_FILE}",
     log:
         logs("topology", f"{LANDSCAPE_NAME}_{{connectivity}}"),
     benchmark:

@@ -25,13 +25,7 @@ _SRC_QUOTED = shlex.quote(SRC).replace("{", "{{").replace("}", "}}")
 shell.prefix(f"set -euo pipefail; export PYTHONPATH={_SRC_QUOTED}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
 
 
-def analysis_dir(problem, run, ckpt):
-    """Where the analysis of one checkpoint lives: hessian.nc, landscapes, merge trees."""
-    return f"results/{problem}/{run}/{ckpt}"
-
-
 ANALYSIS_NAME = "{problem}/{run}/{ckpt}"
-ANALYSIS_DIR = analysis_dir("{problem}", "{run}", "{ckpt}")
 
 
 def logs(stage, name=ANALYSIS_NAME):
@@ -48,7 +42,9 @@ def benchmarks(stage, name=ANALYSIS_NAME):
 sys.path.insert(0, SRC)
 from snakemake.utils import validate
 
-from losstopo.workflow import figure_specs
+from losstopo.workflow import figure_specs, paths
+from losstopo.workflow.paths import ANALYSIS_DIR, LANDSCAPE_FILE, TILE_FILE, TOPOLOGY_FILE
+from losstopo.workflow.paths import analysis_dir
 from losstopo.workflow.analysis_settings import model_settings, pinn_settings, unet_settings
 from losstopo.workflow.figure_specs import cli_options
 from losstopo.workflow.config_file import check_schema
@@ -60,7 +56,7 @@ check_schema(config, _SCHEMA)
 validate(config, _SCHEMA)
 from losstopo.workflow.paths import PINN_RUN, UNET_RUN, epoch_label, fmt_number, pinn_run, unet_run
 from losstopo.workflow.plan_checks import check_plan
-from losstopo.workflow.sampling import sampling_options, untiled_dims
+from losstopo.workflow.sampling import sampling_options, tiled_dims, untiled_dims
 
 check_plan(config)
 
@@ -70,6 +66,7 @@ LANDSCAPE_GRIDS = {grid["dims"]: grid["resolution"] for grid in config["landscap
 LANDSCAPE_SCATTERED = {entry["dims"]: entry for entry in config["landscape"]["scattered"]}
 # tiles split grids along their first axis; a scattered landscape is always one job
 UNTILED_DIMS = untiled_dims(config["landscape"])
+TILED_DIMS = tiled_dims(config)
 # what `losstopo landscape` is told per dimension: a grid's resolution, or the samples
 PINN_SAMPLING = sampling_options(config["landscape"])
 
@@ -106,17 +103,12 @@ CONNECTIVITIES = [
 ]
 
 
-def landscape_file(directory, dims, distance=DISTANCE):
-    """A checkpoint's ``dims``-D landscape at relative ``distance``."""
-    return f"{directory}/landscape_{dims}d_d{distance}.nc"
-
-
 def topology_file(directory, dims, distance=DISTANCE, connectivity=CONNECTIVITY):
-    """The merge tree of :func:`landscape_file` with one connectivity (k-NN for a
+    """The merge tree of a checkpoint's landscape with one connectivity (k-NN for a
     scattered landscape, which has no grid)."""
     if dims in LANDSCAPE_SCATTERED:
         connectivity = "knn"
-    return f"{directory}/topology_{dims}d_d{distance}_{connectivity}.nc"
+    return paths.topology_file(directory, dims, distance, connectivity)
 
 
 def pinn_topology_files():

@@ -127,6 +127,27 @@ def test_a_config_yaml_that_is_not_utf8_yaml_is_named_in_one_line(tmp_path, data
     assert not (tmp_path / "results").exists()
 
 
+def test_tiled_grids_of_every_problem_plan_tiles_and_merges(tmp_path):
+    """With tiles > 1 every grid landscape (the UNet's 2-D ones too) is split into tiles and
+    merged; the scattered 6-D ones stay one job each."""
+    tiled = tmp_path / "tiled.yaml"
+    tiled.write_text("landscape:\n  tiles: 3\n")
+    result = _snakemake(["-n", "--forceall", "--configfile", str(tiled)], tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    counts = dict(re.findall(r"^(landscape\w*)\s+(\d+)$", result.stdout, flags=re.M))
+    config = _load("config.yaml")
+    runs = len(config["pinn"]["analysis"]["cells"]) * len(config["pinn"]["analysis"]["seeds"])
+    grids = len(config["landscape"]["extent_distances"]) + 1  # 3-D extents and the 4-D grid
+    unet = (
+        len(config["unet"]["learning_rates"])
+        * len(config["unet"]["analysis"]["seeds"])
+        * len(config["unet"]["analysis"]["epochs"])
+    )
+    assert int(counts["landscape_merge"]) == runs * grids + unet
+    assert int(counts["landscape_tile"]) == 3 * int(counts["landscape_merge"])
+    assert int(counts["landscape"]) == runs  # one scattered 6-D landscape per run
+
+
 def test_missing_real_pets_data_fails_before_any_job_with_the_url(tmp_path):
     config = tmp_path / "real.yaml"
     config.write_text("unet:\n  dataset: oxford_pet\n  data_dir: nowhere/pets\n")

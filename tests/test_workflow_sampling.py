@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from losstopo.cli import build_parser
-from losstopo.workflow.sampling import sampling_options, untiled_dims
+from losstopo.workflow.sampling import sampling_options, tiled_dims, untiled_dims
 
 REPO = Path(__file__).resolve().parents[1]
 LANDSCAPE = yaml.safe_load((REPO / "config.yaml").read_text())["landscape"]
@@ -47,3 +47,13 @@ def test_only_scattered_landscapes_stay_one_job_when_grids_are_tiled():
     pattern = untiled_dims(tiled)
     assert re.fullmatch(pattern, "6") and not re.fullmatch(pattern, "3")
     assert untiled_dims({**tiled, "scattered": []}) == "^$"
+
+
+def test_every_grid_but_no_scattered_landscape_is_tiled():
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert tiled_dims(config) == "2|3|4"  # the UNet's 2-D grids too; 6-D is scattered
+    config["models"] = [{"dims": [2, 5]}, {"dims": [6]}]
+    assert tiled_dims(config) == "2|3|4|5"
+    config["unet"]["enabled"] = False
+    config["landscape"]["grids"], config["models"] = [], []
+    assert tiled_dims(config) == "^$"

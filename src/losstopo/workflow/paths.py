@@ -9,6 +9,11 @@ from __future__ import annotations
 
 PINN_RUN = "beta{beta}_lr{lr}_seed{seed}"
 UNET_RUN = "lr{lr}_seed{seed}"
+# one directory per analysed checkpoint, and the files of its analysis
+ANALYSIS_DIR = "results/{problem}/{run}/{ckpt}"
+LANDSCAPE_FILE = "landscape_{dims}d_d{distance}.nc"
+TILE_FILE = "tiles/landscape_{dims}d_d{distance}_tile{tile}.nc"
+TOPOLOGY_FILE = "topology_{dims}d_d{distance}_{connectivity}.nc"
 
 
 def fmt_number(value: float) -> str:
@@ -33,3 +38,19 @@ def unet_run(lr: float, seed: int) -> str:
 def epoch_label(epoch: int) -> str:
     """Zero-padded epoch of checkpoint file and analysis directory names (``epoch_003``)."""
     return f"{int(epoch):03d}"
+
+
+def analysis_dir(problem: str, run: str, ckpt: str) -> str:
+    """Where the analysis of one checkpoint lives: hessian.nc, landscapes, merge trees."""
+    return ANALYSIS_DIR.format(problem=problem, run=run, ckpt=ckpt)
+
+
+def landscape_file(directory: str, dims: int, distance: str) -> str:
+    """A checkpoint's ``dims``-D landscape at relative ``distance`` (as written in paths)."""
+    return f"{directory}/{LANDSCAPE_FILE.format(dims=dims, distance=distance)}"
+
+
+def topology_file(directory: str, dims: int, distance: str, connectivity: str) -> str:
+    """The merge tree of :func:`landscape_file` on one connectivity."""
+    name = TOPOLOGY_FILE.format(dims=dims, distance=distance, connectivity=connectivity)
+    return f"{directory}/{name}"

@@ -30,7 +30,19 @@ def sampling_options(landscape: dict[str, Any]) -> dict[int, list[str]]:
 
 def untiled_dims(landscape: dict[str, Any]) -> str:
     """Regex of the landscape dimensions that are one job each: all when there is one tile,
-    otherwise the scattered ones (tiles split grids along their first axis)."""
+    otherwise the scattered ones (tiles split grids along their first axis; see
+    :func:`tiled_dims`)."""
     if landscape["tiles"] == 1:
         return r"\d+"
     return "|".join(str(entry["dims"]) for entry in landscape["scattered"]) or "^$"
+
+
+def tiled_dims(config: dict[str, Any]) -> str:
+    """Regex of the landscape dimensions split into tiles when ``tiles`` > 1: every grid (the
+    PINN's, the UNet's 2-D ones, your models'), none of the scattered dimensions."""
+    grids = {grid["dims"] for grid in config["landscape"]["grids"]}
+    if config["unet"]["enabled"]:
+        grids.add(2)
+    grids.update(dims for model in config.get("models") or [] for dims in model["dims"])
+    grids -= {entry["dims"] for entry in config["landscape"]["scattered"]}
+    return "|".join(str(dims) for dims in sorted(grids)) or "^$"
