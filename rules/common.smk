@@ -46,6 +46,7 @@ from losstopo.workflow import figure_specs, paths
 from losstopo.workflow.paths import ANALYSIS_DIR, LANDSCAPE_FILE, TILE_FILE, TOPOLOGY_FILE
 from losstopo.workflow.paths import analysis_dir
 from losstopo.workflow.analysis_settings import model_settings, pinn_settings, unet_settings
+from losstopo.workflow.analysis_settings import unet_analysed_epochs
 from losstopo.workflow.figure_specs import cli_options
 from losstopo.workflow.config_file import check_schema
 
@@ -255,8 +256,7 @@ def unet_data_dir(data_input):
 
 def unet_analysis_epochs():
     """Epochs whose checkpoints are analysed."""
-    epochs = UNET["analysis"]["epochs"]
-    return list(range(UNET["epochs"] + 1)) if epochs == "all" else sorted(epochs)
+    return unet_analysed_epochs(UNET)
 
 
 def unet_run_dir(lr, seed):

@@ -187,8 +187,9 @@ def more_saddles_near_failure(summary: pd.DataFrame, seed: int = 0) -> list[dict
     return rows
 
 
-def _spread_row(group: pd.DataFrame, statistic: str, margin: float, where: dict[str, Any],
-                seed: int) -> dict[str, Any]:  # fmt: skip
+def _spread_row(
+    group: pd.DataFrame, statistic: str, margin: float, where: dict[str, Any], seed: int
+) -> dict[str, Any]:
     cells = [_regime(group, name, statistic) for name in (TRANSITION, SUCCESS, FAILURE)]
     decision = verdict.spread_excess(cells[0], cells[1:], margin, seed)
     spread = [float(np.std(c, ddof=1)) if c.size > 1 else math.nan for c in cells]

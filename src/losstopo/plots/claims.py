@@ -48,8 +48,8 @@ def claims_forest(claims: pd.DataFrame) -> Figure:
             if np.all(np.isfinite(values)):
                 low, high = np.clip(values[1:], -CLIP, CLIP)
                 ax.plot([low, high], [y, y], color=colour, lw=2, gid=f"interval:{len(ticks)}")
-                ax.plot(np.clip(values[0], -CLIP, CLIP), y, "o", color=colour, ms=4,
-                        gid=f"effect:{len(ticks)}")  # fmt: skip
+                effect = np.clip(values[0], -CLIP, CLIP)
+                ax.plot(effect, y, "o", color=colour, ms=4, gid=f"effect:{len(ticks)}")
             else:
                 ax.text(0, y, "no finite interval", color=colour, fontsize=6, va="center")
             ticks.append(y)

@@ -35,6 +35,12 @@ class AnalysisSettings:
         return self.checkpoint_pattern.format(run=run, ckpt=ckpt)
 
 
+def unet_analysed_epochs(unet: dict[str, Any]) -> list[int]:
+    """Epochs whose UNet checkpoints are analysed (``all``: every checkpoint, 0 included)."""
+    epochs = unet["analysis"]["epochs"]
+    return list(range(unet["epochs"] + 1)) if epochs == "all" else sorted(epochs)
+
+
 def pinn_settings(config: dict[str, Any]) -> AnalysisSettings:
     """The convection PINN: checkpoint ``model`` of each run, top-k = largest landscape."""
     sampling = sampling_options(config["landscape"])

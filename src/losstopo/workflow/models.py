@@ -14,6 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from losstopo.errors import LosstopoError
+from losstopo.objective_factory import parse_spec
+
 # characters a checkpoint's file name cannot have: Snakemake reads braces in a path as a
 # wildcard
 PATH_UNSAFE = "{}"
@@ -131,9 +134,10 @@ def user_code_errors(config: dict[str, Any]) -> list[str]:
         if not spec:
             continue
         key = f"config.models[{index}].objective"
-        where, sep, function = spec.rpartition(":")
-        if not sep or not where or not function.isidentifier():
-            errors.append(f"{key}: {spec!r} must be path/to/file.py:function or module:function")
+        try:
+            where, function = parse_spec(spec)
+        except LosstopoError as exc:
+            errors.append(f"{key}: {exc}")
             continue
         error = python_source_error(where, key, function)
         if error:

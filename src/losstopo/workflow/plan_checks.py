@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from losstopo.workflow.analysis_settings import UNET_TOP_K
+from losstopo.workflow.analysis_settings import UNET_TOP_K, unet_analysed_epochs
 
 SEED_LIMIT = 2**63  # numpy and torch generators take 64-bit seeds
 
@@ -85,8 +85,7 @@ def _unet_errors(config: dict[str, Any]) -> list[str]:
     unet = config["unet"]
     if not unet["enabled"]:
         return []
-    epochs = unet["analysis"]["epochs"]
-    analysed = set(range(unet["epochs"] + 1)) if epochs == "all" else set(epochs)
+    analysed = set(unet_analysed_epochs(unet))
     figures, seeds = unet["figures"], set(unet["analysis"]["seeds"])
     rules = [
         (max(analysed) > unet["epochs"], "analysis.epochs", f"epochs go up to {unet['epochs']}"),
