@@ -35,11 +35,17 @@ wildcard_constraints:
 
 
 include: "rules/common.smk"
-include: "rules/pinn.smk"
+
+
+# each problem's own rules (training, its metrics table): the built-in problems' and those
+# of config problem_modules
+for problem_rules in STUDY.rule_files(workflow.basedir):
+
+    include: problem_rules
+
+
 include: "rules/analysis.smk"
 include: "rules/topology.smk"
-include: "rules/claims.smk"
-include: "rules/unet.smk"
 include: "rules/figures.smk"
 include: "rules/estimate.smk"
 
@@ -58,6 +64,4 @@ localrules:
 rule all:
     default_target: True
     input:
-        pinn_targets(),
-        unet_targets(),
-        model_targets(),
+        STUDY.targets(),

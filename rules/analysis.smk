@@ -159,16 +159,6 @@ TOPOLOGY_SOURCES = package_sources(
     "io/landscape_file.py",
     "io/netcdf.py",
 )
-# the config keys of ``topology`` that ``losstopo topology`` takes as options of the same name
-TOPOLOGY_OPTIONS = [
-    "k",
-    "persistence_threshold",
-    "relative",
-    "summary_threshold",
-    "log_threshold",
-]
-
-
 
 rule topology:
     input:

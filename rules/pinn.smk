@@ -1,10 +1,12 @@
 # PINN on the 1-D convection problem: training over beta x lr x seed, error table.
+from losstopo.workflow.paths import PINN_RUN, PINN_RUN_DIR
+from losstopo.workflow.problems import pinn as pinn_study
 
 
 rule train_pinn:
     output:
-        model=f"results/pinn/{PINN_RUN}/model.pt",
-        metrics=f"results/pinn/{PINN_RUN}/metrics.json",
+        model=f"{PINN_RUN_DIR}/model.pt",
+        metrics=f"{PINN_RUN_DIR}/metrics.json",
     log:
         logs("train_pinn", PINN_RUN),
     benchmark:
@@ -27,7 +29,7 @@ rule train_pinn:
 
 rule pinn_errors:
     input:
-        metrics=pinn_run_files("metrics.json"),
+        metrics=pinn_study.run_files(config, "metrics.json"),
         code=package_sources("io/tables.py"),
     output:
         "results/tables/pinn_errors.csv",

@@ -1,13 +1,18 @@
 # UNet-CRF segmentation study: data, training over epochs (a checkpoint per epoch, analysed
-# by rules/analysis.smk) and the accuracy table; its figures are in rules/figures.smk and
-# rules/profiles.smk.
+# by rules/analysis.smk) and the accuracy table; its tables and figures are planned by
+# losstopo.workflow.problems.unet.
+from losstopo.workflow.paths import UNET_CHECKPOINT, UNET_RUN, UNET_RUN_DIR, epoch_name
+from losstopo.workflow.problems import unet as unet_study
+
+UNET = config["unet"]
+UNET_DATA_INPUT = unet_study.data_input(config)
 
 
-if UNET_SYNTHETIC:
+if unet_study.synthetic(config):
 
     rule make_pets:
         output:
-            f"{UNET_DATA}/SYNTHETIC.json",
+            UNET_DATA_INPUT,
         log:
             "results/logs/make_pets.log",
         benchmark:
@@ -26,18 +31,18 @@ rule train_unet:
         UNET_DATA_INPUT,
     output:
         checkpoints=[
-            f"results/unet/{UNET_RUN}/checkpoints/epoch_{epoch_label(e)}.pt"
-            for e in range(UNET["epochs"] + 1)
+            f"{UNET_RUN_DIR}/{UNET_CHECKPOINT.format(ckpt=epoch_name(epoch))}"
+            for epoch in range(UNET["epochs"] + 1)
         ],
-        metrics=f"results/unet/{UNET_RUN}/metrics.csv",
-        run=f"results/unet/{UNET_RUN}/run.json",
+        metrics=f"{UNET_RUN_DIR}/metrics.csv",
+        run=f"{UNET_RUN_DIR}/run.json",
     log:
         logs("train_unet", UNET_RUN),
     benchmark:
         benchmarks("train_unet", UNET_RUN)
     params:
-        data=lambda wildcards, input: unet_data_dir(input[0]),
-        options=cli_options(UNET, UNET_TRAINING_OPTIONS),
+        data=lambda wildcards, input: unet_study.dataset_of(config, input[0]),
+        options=cli_options(UNET, unet_study.TRAINING_OPTIONS),
         device=lambda wildcards, resources: job_device(resources),
         outdir=lambda wildcards, output: os.path.dirname(output.metrics),
     threads: UNET["threads"]
@@ -51,8 +56,8 @@ rule train_unet:
 
 rule unet_accuracy:
     input:
-        metrics=[f"{run}/metrics.csv" for run in unet_runs()],
-        runs=[f"{run}/run.json" for run in unet_runs()],
+        metrics=[f"{run}/metrics.csv" for run in unet_study.run_dirs(config)],
+        runs=[f"{run}/run.json" for run in unet_study.run_dirs(config)],
         code=package_sources("io/tables.py"),
     output:
         "results/tables/unet_accuracy.csv",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from losstopo.workflow.paths import UNET_CHECKPOINT, run_dir
 from losstopo.workflow.sampling import sampling_options
 
 UNET_TOP_K = 2  # the segmentation landscapes are 2-D (paper §4.2)
@@ -45,7 +46,7 @@ def pinn_settings(config: dict[str, Any]) -> AnalysisSettings:
     """The convection PINN: checkpoint ``model`` of each run, top-k = largest landscape."""
     sampling = sampling_options(config["landscape"])
     return AnalysisSettings(
-        checkpoint_pattern="results/pinn/{run}/{ckpt}.pt",
+        checkpoint_pattern=run_dir("pinn", "{run}") + "/{ckpt}.pt",
         inputs={},
         objective=[],
         top_k=max(sampling),
@@ -63,7 +64,7 @@ def unet_settings(config: dict[str, Any], data_input: str) -> AnalysisSettings:
     dataset, 2-D landscapes."""
     landscape = config["unet"]["landscape"]
     return AnalysisSettings(
-        checkpoint_pattern="results/unet/{run}/checkpoints/{ckpt}.pt",
+        checkpoint_pattern=f"{run_dir('unet', '{run}')}/{UNET_CHECKPOINT}",
         inputs={"data": data_input},
         objective=[
             "--bn-mode",

@@ -125,3 +125,67 @@ def density_figure(
         subcategory=subcategory,
         label=label,
     )
+
+
+def package_sources(*modules: str) -> list[str]:
+    """Package files a cheap rule depends on, so an edit to them re-runs the rule."""
+    import losstopo
+
+    root = os.path.dirname(losstopo.__file__)
+    return [os.path.join(root, module) for module in modules]
+
+
+# what a grid of profiles is drawn with (``losstopo figure profiles``)
+PROFILE_MODULES = (
+    "io/panels.py",
+    "plots/profile_grid.py",
+    "plots/profile.py",
+    "plots/common.py",
+    "topology/profile.py",
+    "topology/descriptors.py",
+    "topology/simplify.py",
+    "io/topology_file.py",
+)
+DENSITY_MODULES = ("plots/curvature.py", "io/curvature_file.py", "plots/common.py")
+METRIC_MODULES = ("plots/topology_vs_metric.py", "plots/profile_grid.py")
+
+
+def figure_of_table(
+    kind: str,
+    table: str,
+    modules: Sequence[str],
+    report: tuple[str, str, str],
+    options: Sequence[str] = (),
+) -> FigureSpec:
+    """:func:`table_figure` with its code given as package modules (``plots/common.py``
+    always among them)."""
+    return table_figure(kind, table, package_sources(*modules, "plots/common.py"), report, options)
+
+
+def profiles(
+    topology: Sequence[str],
+    columns: int,
+    rows: Sequence[str],
+    columns_text: Sequence[str],
+    config: Mapping[str, Any],
+    report: tuple[str, str, str],
+    title: str = "",
+) -> FigureSpec:
+    """:func:`profile_figure` drawn as config ``figures`` says, with the profile code."""
+    return profile_figure(
+        topology,
+        columns,
+        rows,
+        columns_text,
+        config["figures"],
+        package_sources(*PROFILE_MODULES),
+        report,
+        title,
+    )
+
+
+def densities(
+    groups: Mapping[str, Sequence[tuple[str, str]]], report: tuple[str, str, str], title: str
+) -> FigureSpec:
+    """:func:`density_figure` with the spectral-density code."""
+    return density_figure(groups, package_sources(*DENSITY_MODULES), report, title)

@@ -9,8 +9,14 @@ from __future__ import annotations
 
 PINN_RUN = "beta{beta}_lr{lr}_seed{seed}"
 UNET_RUN = "lr{lr}_seed{seed}"
+# a training run's directory; the PINN's and the UNet's as rule outputs
+RUN_DIR = "results/{problem}/{run}"
+PINN_RUN_DIR = RUN_DIR.format(problem="pinn", run=PINN_RUN)
+UNET_RUN_DIR = RUN_DIR.format(problem="unet", run=UNET_RUN)
+# a UNet checkpoint of one epoch, in its run directory
+UNET_CHECKPOINT = "checkpoints/{ckpt}.pt"
 # one directory per analysed checkpoint, and the files of its analysis
-ANALYSIS_DIR = "results/{problem}/{run}/{ckpt}"
+ANALYSIS_DIR = RUN_DIR + "/{ckpt}"
 LANDSCAPE_FILE = "landscape_{dims}d_d{distance}.nc"
 TILE_FILE = "tiles/landscape_{dims}d_d{distance}_tile{tile}.nc"
 TOPOLOGY_FILE = "topology_{dims}d_d{distance}_{connectivity}.nc"
@@ -38,6 +44,16 @@ def unet_run(lr: float, seed: int) -> str:
 def epoch_label(epoch: int) -> str:
     """Zero-padded epoch of checkpoint file and analysis directory names (``epoch_003``)."""
     return f"{int(epoch):03d}"
+
+
+def epoch_name(epoch: int) -> str:
+    """A UNet checkpoint's name: its file's stem and its analysis directory (``epoch_003``)."""
+    return f"epoch_{epoch_label(epoch)}"
+
+
+def run_dir(problem: str, run: str) -> str:
+    """A training run's directory."""
+    return RUN_DIR.format(problem=problem, run=run)
 
 
 def analysis_dir(problem: str, run: str, ckpt: str) -> str:

@@ -166,9 +166,10 @@ def _landscape_errors(config: dict[str, Any]) -> list[str]:
 def plan_errors(config: dict[str, Any]) -> list[str]:
     """Every reason a job of this study would fail on its configured values, one line each."""
     from losstopo.workflow.models import user_code_errors
+    from losstopo.workflow.study import Study
 
     errors = _landscape_errors(config) + _sweep_errors(config) + _unet_errors(config)
-    errors += user_code_errors(config)
+    errors += user_code_errors(config) + Study(config).errors()
     errors += [
         f"{key}: {seed} must be below 2**63 (a 64-bit seed)"
         for key, seed in _seeds(config, "config")

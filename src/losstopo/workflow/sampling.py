@@ -40,9 +40,26 @@ def untiled_dims(landscape: dict[str, Any]) -> str:
 def tiled_dims(config: dict[str, Any]) -> str:
     """Regex of the landscape dimensions split into tiles when ``tiles`` > 1: every grid (the
     PINN's, the UNet's 2-D ones, your models'), none of the scattered dimensions."""
-    grids = {grid["dims"] for grid in config["landscape"]["grids"]}
-    if config["unet"]["enabled"]:
-        grids.add(2)
-    grids.update(dims for model in config.get("models") or [] for dims in model["dims"])
+    from losstopo.workflow.study import Study
+
+    grids = Study(config).grid_dims()
     grids -= {entry["dims"] for entry in config["landscape"]["scattered"]}
     return "|".join(str(dims) for dims in sorted(grids)) or "^$"
+
+
+def merge_tree_file(
+    config: dict[str, Any], directory: str, dims: int, distance: str, connectivity: str
+) -> str:
+    """The merge tree of a checkpoint's landscape with one connectivity (k-NN for a
+    scattered landscape, which has no grid)."""
+    from losstopo.workflow.paths import topology_file
+
+    if any(entry["dims"] == dims for entry in config["landscape"]["scattered"]):
+        connectivity = "knn"
+    return topology_file(directory, dims, distance, connectivity)
+
+
+def connectivities(config: dict[str, Any]) -> list[str]:
+    """The configured connectivity first, then those the tables compare it with."""
+    chosen = config["topology"]["connectivity"]
+    return [chosen, *(c for c in config["topology"]["compare_connectivities"] if c != chosen)]
