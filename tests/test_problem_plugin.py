@@ -173,3 +173,47 @@ def _default_config() -> dict:
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     validate(config, str(REPO / "config.schema.yaml"))
     return config
+
+
+def test_the_default_target_is_every_problems_tables_and_figures():
+    """The paper's figures and tables, and only those of enabled problems and stages."""
+    config = _default_config()
+    figures = {
+        "fig3_error_heatmap",
+        "fig3_profiles",
+        "fig3_profiles_near",
+        "figA5_profiles_by_dimension",
+        "topology_vs_error",
+        "null_calibration",
+        "claims",
+        "extent_profiles",
+        "extent_study",
+        "pinn_spectral_density",
+        "curvature_vs_error",
+        "fig4_accuracy_heatmap",
+        "fig4_profiles",
+        "figB6_profiles_by_lr",
+        "unet_topology_vs_accuracy",
+        "unet_spectral_density",
+        "unet_curvature_vs_accuracy",
+    }
+    tables = {
+        "pinn_errors",
+        "claims",
+        "topology_summary",
+        "extent_study",
+        "unet_accuracy",
+        "unet_topology_summary",
+    }
+    expected = {f"results/figures/{f}.png" for f in figures}
+    expected |= {f"results/tables/{t}.csv" for t in tables}
+    assert set(Study(config).targets()) == expected
+
+    config["curvature"]["enabled"] = False
+    config["figures"]["near_distance"] = None
+    config["unet"]["enabled"] = False
+    without = {"pinn_spectral_density", "curvature_vs_error", "fig3_profiles_near"}
+    pinn_only = {f for f in figures - without if not f.startswith(("fig4", "figB6", "unet"))}
+    expected = {f"results/figures/{f}.png" for f in pinn_only}
+    expected |= {f"results/tables/{t}.csv" for t in tables if "unet" not in t}
+    assert set(Study(config).targets()) == expected
