@@ -2,6 +2,7 @@
 # top-k Hessian eigenpairs, n-D landscapes along them, merge trees. One directory per
 # checkpoint, results/{problem}/{run}/{ckpt}/; the per-problem choices come from
 # that problem's config section through ANALYSIS (rules/common.smk).
+from losstopo.workflow.resources import rule_memory
 
 LANDSCAPE_TILES = config["landscape"]["tiles"]
 LANDSCAPE = f"{ANALYSIS_DIR}/{LANDSCAPE_FILE}"
@@ -18,7 +19,7 @@ LANDSCAPE_SHELL = (
     "python -m losstopo landscape {input.checkpoint:q} --directions {input.directions:q}"
     " --dims {wildcards.dims} {params.sampling:q}"
     " --distance {wildcards.distance} --normalization {params.normalization:q}"
-    " --dtype {params.dtype:q} --memory-budget {params.memory_budget} {params.objective:q}"
+    " --dtype {params.dtype:q} --memory-budget-mb {params.memory_budget} {params.objective:q}"
     " --null-model"
     " --threads {threads} --device {params.device:q}"
 )
@@ -46,6 +47,7 @@ rule hessian:
     threads: setting("hessian_threads")
     resources:
         gpu=stage_gpus("hessian"),
+        mem_mb=rule_memory("hessian", STUDY, workflow.global_resources),
     conda:
         "../envs/hessian.yaml"
     shell:
@@ -73,6 +75,7 @@ rule curvature:
     threads: setting("hessian_threads")
     resources:
         gpu=stage_gpus("curvature"),
+        mem_mb=rule_memory("curvature", STUDY, workflow.global_resources),
     conda:
         "../envs/hessian.yaml"
     shell:
@@ -98,6 +101,7 @@ if LANDSCAPE_TILES > 1:
         threads: setting("landscape_threads")
         resources:
             gpu=stage_gpus("landscape"),
+            mem_mb=rule_memory("landscape_tile", STUDY, workflow.global_resources),
         wildcard_constraints:
             dims=TILED_DIMS,
         conda:
@@ -139,6 +143,7 @@ rule landscape:
     threads: setting("landscape_threads")
     resources:
         gpu=stage_gpus("landscape"),
+        mem_mb=rule_memory("landscape", STUDY, workflow.global_resources),
     wildcard_constraints:
         dims=UNTILED_DIMS,
     conda:
@@ -172,6 +177,8 @@ rule topology:
         benchmarks("topology", f"{LANDSCAPE_NAME}_{{connectivity}}")
     params:
         options=topology_options,
+    resources:
+        mem_mb=rule_memory("topology", STUDY, workflow.global_resources),
     conda:
         "../envs/topology.yaml"
     shell:

@@ -121,11 +121,8 @@ def curvature_options(wildcards):
     """``losstopo curvature`` options of the analysed problem: its HVP budgets (a problem of
     yours takes those of your models) and the shared estimator settings."""
     budget = CURVATURE["budgets"].get(wildcards.problem, CURVATURE["budgets"]["models"])
-    options = cli_options(
-        {**budget, "trace_max_hvp": budget["trace_max_hvps"], "rel_se": CURVATURE["rel_se_target"]},
-        ["trace_max_hvp", "trace_min_probes", "slq_runs", "slq_steps", "rel_se"],
-    )
-    options += cli_options(CURVATURE, ["width", "grid_points", "seed"])
+    options = cli_options(budget, ["trace_max_hvps", "trace_min_probes", "slq_runs", "slq_steps"])
+    options += cli_options(CURVATURE, ["rel_se_target", "width", "grid_points", "seed"])
     return options + ([] if CURVATURE["deflate"] else ["--no-deflate"])
 
 

@@ -1,6 +1,7 @@
 # PINN on the 1-D convection problem: training over beta x lr x seed, error table.
 from losstopo.workflow.paths import PINN_RUN, PINN_RUN_DIR
 from losstopo.workflow.problems import pinn as pinn_study
+from losstopo.workflow.resources import rule_memory
 
 
 rule train_pinn:
@@ -19,6 +20,8 @@ rule train_pinn:
         device=lambda wildcards, resources: job_device(resources),
         outdir=lambda wildcards, output: os.path.dirname(output.model),
     threads: config["pinn"]["threads"]
+    resources:
+        mem_mb=rule_memory("train_pinn", STUDY, workflow.global_resources),
     conda:
         "../envs/pinn.yaml"
     shell:

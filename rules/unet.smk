@@ -3,6 +3,7 @@
 # losstopo.workflow.problems.unet.
 from losstopo.workflow.paths import UNET_CHECKPOINT, UNET_RUN, UNET_RUN_DIR, epoch_name
 from losstopo.workflow.problems import unet as unet_study
+from losstopo.workflow.resources import rule_memory
 
 UNET = config["unet"]
 UNET_DATA_INPUT = unet_study.data_input(config)
@@ -20,6 +21,8 @@ if unet_study.synthetic(config):
         params:
             out=lambda wildcards, output: os.path.dirname(output[0]),
             options=cli_options(UNET["synthetic"], ["n_trainval", "n_test", "size", "seed"]),
+        resources:
+            mem_mb=rule_memory("make_pets", STUDY, workflow.global_resources),
         conda:
             "../envs/unet.yaml"
         shell:
@@ -46,6 +49,9 @@ rule train_unet:
         device=lambda wildcards, resources: job_device(resources),
         outdir=lambda wildcards, output: os.path.dirname(output.metrics),
     threads: UNET["threads"]
+    resources:
+        gpu=int(any(stage.startswith("unet:") for stage in config["gpu_stages"])),
+        mem_mb=rule_memory("train_unet", STUDY, workflow.global_resources),
     conda:
         "../envs/unet.yaml"
     shell:

@@ -507,7 +507,7 @@ def test_problem_modules_share_the_loader_and_register_once(tmp_path, monkeypatc
     from losstopo import problems
     from losstopo.problems import get_problem, load_problem_modules
 
-    monkeypatch.setattr(problems, "_REGISTRY", dict(problems._REGISTRY))  # no leftover problem
+    monkeypatch.setattr(problems, "_REGISTRY", problems._REGISTRY.copy())  # no leftover problem
 
     with pytest.raises(LosstopoError) as excinfo:
         load_problem_modules(str(tmp_path / "missing_problem.py"))

@@ -17,6 +17,7 @@ from losstopo.errors import LosstopoError
 from losstopo.landscape.directions import normalize_direction
 from losstopo.landscape.evaluation import LandscapeEvaluator, evaluate_alphas
 from losstopo.landscape.scattered import (
+    ScatteredDesign,
     ScatteredResult,
     sample_scattered,
     scattered_points,
@@ -333,9 +334,8 @@ def layer_directions(objective: Objective, n: int, seed: int = 0) -> torch.Tenso
 def test_centre_point_is_the_loss_at_theta_and_points_match_direct_evaluation():
     objective = small_pinn()
     directions = layer_directions(objective, 6)
-    result = sample_scattered(
-        objective, directions, 40, 0.05, seed=3, chunk_size=7, show_progress=False
-    )
+    design = ScatteredDesign(40, 0.05, seed=3)
+    result = sample_scattered(objective, directions, design, chunk_size=7, show_progress=False)
     assert isinstance(result, ScatteredResult)
     assert result.loss.shape == (40,) and result.points.shape == (40, 6)
     assert result.dims == 6 and result.n_points == 40 and result.chunk_size == 7
@@ -397,9 +397,8 @@ def test_scattered_metric_is_evaluated_and_written(tmp_path):
         metric_name="max_abs_weight",
     )
     d = torch.eye(3, dtype=F64)
-    result = sample_scattered(
-        objective, d, 17, 0.5, sampling="random", seed=1, chunk_size=5, show_progress=False
-    )
+    design = ScatteredDesign(17, 0.5, sampling="random", seed=1)
+    result = sample_scattered(objective, d, design, chunk_size=5, show_progress=False)
     theta = np.array([1.0, -2.0, 0.5])
     np.testing.assert_allclose(result.loss, ((theta + result.points) ** 2).sum(axis=1))
     np.testing.assert_allclose(result.metric, np.abs(theta + result.points).max(axis=1))

@@ -1,5 +1,5 @@
 """Scattered landscapes through the stages and the command line: `losstopo landscape
---sampling`, the k-NN topology of its samples, the table, the profile panel and the estimate,
+--sampling`, the k-NN topology of its samples, the table and the profile panel,
 each checked against direct evaluation or an independent computation."""
 
 from __future__ import annotations
@@ -191,38 +191,3 @@ def test_the_api_and_the_dataset_merge_tree_of_scattered_samples(run):
     np.testing.assert_array_equal(tree.death, direct.death)
     with pytest.raises(LosstopoError, match="no grid for connectivity 'full'"):
         losstopo.merge_tree(data, "full")
-
-
-def test_the_estimate_costs_each_scattered_landscape_by_its_samples():
-    from losstopo.estimate import Probes, predict
-
-    probes = Probes(
-        startup=1.0,
-        per_iteration=0.01,
-        per_hvp=0.1,
-        per_point={3: 1e-3, 6: 2e-3},
-        per_vertex={3: 1e-5},
-        per_sample={6: 1e-4},
-    )
-    config = {
-        "pinn": {
-            "betas": [1],
-            "learning_rates": [1],
-            "seeds": [0],
-            "iterations": 100,
-            "analysis": {"cells": [{"beta": 1, "lr": 1}], "seeds": [0]},
-        },
-        "landscape": {
-            "grids": [{"dims": 3, "resolution": 5}],
-            "scattered": [{"dims": 6, "n_points": 1000, "sampling": "sobol"}],
-            "extent_dims": 3,
-            "extent_distances": [],
-        },
-        "topology": {"connectivity": "full", "compare_connectivities": []},
-    }
-    prediction = predict(config, probes, cores=1)
-    (six,) = [item for item in prediction["landscapes"] if item["dims"] == 6]
-    assert six["landscape_seconds"] == pytest.approx(1.0 + 1000 * 2e-3)
-    assert six["topology_seconds"] == pytest.approx(1.0 + 1000 * 1e-4)
-    # the Hessian is costed for the largest dimension, the scattered one
-    assert prediction["by_stage_cpu_seconds"]["hessian"] == pytest.approx(1.0 + 5 * 6 * 0.1)

@@ -537,7 +537,11 @@ echo "$*" >> "$FAKE_SLURM/sacct.log"
 for f in "$FAKE_SLURM"/state*; do [ -e "$f" ] && echo "${f##*state}|$(cat "$f")"; done
 exit 0
 """,
-    "squeue": "#!/bin/sh\nexit 0\n",
+    # squeue (the profile's status command): the same states as sacct
+    "squeue": """#!/bin/sh
+for f in "$FAKE_SLURM"/state*; do [ -e "$f" ] && echo "${f##*state}|$(cat "$f")"; done
+exit 0
+""",
     "sacctmgr": "#!/bin/sh\necho testaccount\n",
     "sshare": "#!/bin/sh\necho testaccount\n",
     "scontrol": "#!/bin/sh\necho 'MinJobAge = 300 sec'\n",

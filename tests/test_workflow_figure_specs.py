@@ -3,6 +3,9 @@ the real ``losstopo`` parser reads it, says what the specification means."""
 
 from __future__ import annotations
 
+import os
+
+import losstopo
 from losstopo.cli import build_parser
 from losstopo.workflow.figure_specs import (
     cli_options,
@@ -14,6 +17,7 @@ from losstopo.workflow.figure_specs import (
 
 DRAWING = {"log_loss": True, "profile_threshold": 0.0, "child_order": "width"}
 PLACE = ("PINN convection", "Fig. 3", "profiles")
+SOURCES = os.path.dirname(losstopo.__file__)
 
 
 def _parse(spec: dict) -> object:
@@ -61,3 +65,7 @@ def test_a_table_figure_reads_its_table():
     assert spec["inputs"] == ["results/tables/claims.csv"]
     assert _parse(spec).table == "results/tables/claims.csv"
     assert (spec["category"], spec["subcategory"], spec["label"]) == PLACE
+    assert [os.path.relpath(path, SOURCES) for path in spec["code"]] == [
+        "plots/claims.py",
+        "plots/common.py",
+    ]

@@ -228,17 +228,13 @@ def sample_scattered_landscape(
     scattered ``landscape.nc`` dataset: for landscapes beyond four dimensions. With
     ``null_model``, the Taylor model at θ as for grids (``sample_landscape``)."""
     from losstopo.io.landscape_file import scattered_landscape_dataset
-    from losstopo.landscape.scattered import sample_scattered
+    from losstopo.landscape.scattered import ScatteredDesign, sample_scattered
 
+    design = ScatteredDesign(n_points, distance, sampling, seed, center_points, center_scale)
     result = sample_scattered(
         objective,
         directions,
-        n_points,
-        distance,
-        sampling=sampling,
-        seed=seed,
-        center_points=center_points,
-        center_scale=center_scale,
+        design,
         chunk_size=chunk_size,
         memory_budget_mb=memory_budget_mb,
         show_progress=show_progress,

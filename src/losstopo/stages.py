@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from losstopo.errors import LosstopoError
-from losstopo.landscape import DEFAULT_MEMORY_BUDGET_MB
+from losstopo.settings import (
+    CurvatureSettings,
+    HessianSettings,
+    LandscapeSettings,
+    TopologySettings,
+)
 
 if TYPE_CHECKING:  # torch and xarray load only in the stages that use them
     import torch
@@ -27,7 +32,15 @@ if TYPE_CHECKING:  # torch and xarray load only in the stages that use them
 log = logging.getLogger("losstopo")
 
 # objective metadata carried into the outputs (the data the objective is evaluated on)
-OBJECTIVE_METADATA = ("bn_mode", "objective_batch_size", "objective_batch_seed", "synthetic_data")
+# what an objective's metadata says about its data, recorded in every output's attributes
+OBJECTIVE_METADATA = (
+    "bn_mode",
+    "objective_batch_size",
+    "objective_batch_seed",
+    "objective_examples",
+    "objective_batches",
+    "synthetic_data",
+)
 
 
 @dataclass
@@ -106,35 +119,30 @@ def load_analysed_checkpoint(
 
 def compute_hessian(
     checkpoint: AnalysedCheckpoint,
-    top_k: int,
+    settings: HessianSettings | None = None,
     *,
     threads: int | None = None,
-    **solver: Any,
+    show_progress: bool = False,
+    **options: Any,
 ) -> xr.Dataset:
-    """Top-``top_k`` eigenpairs of the checkpoint's objective as the ``hessian.nc`` dataset;
-    ``solver`` holds the keyword arguments of :func:`losstopo.hessian_eigenpairs` (method,
-    which, tol, max_hvp, max_iter, seed, show_progress), recorded in the attributes."""
-    import inspect
-
+    """Top-k eigenpairs of the checkpoint's objective as the ``hessian.nc`` dataset, by
+    ``settings`` (or its fields as keywords: top_k and the keyword arguments of
+    :func:`losstopo.hessian_eigenpairs`), recorded in the attributes."""
     from losstopo.api import hessian_eigenpairs
     from losstopo.io.hessian_file import hessian_dataset
     from losstopo.io.provenance import base_provenance
     from losstopo.runtime import device_name
 
+    settings = HessianSettings.of(settings, options)
+    solver = settings.values()
+    top_k = solver.pop("top_k")
     objective = checkpoint.objective
-    if not 1 <= top_k <= objective.n_parameters:
+    if top_k > objective.n_parameters:
         raise LosstopoError(
             f"--top-k {top_k} must be between 1 and the parameter count "
             f"{objective.n_parameters} of {checkpoint.path}"
         )
-    defaults = {
-        name: parameter.default
-        for name, parameter in inspect.signature(hessian_eigenpairs).parameters.items()
-        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
-    }
-    options = {**defaults, **solver}
-    result = hessian_eigenpairs(objective, top_k, **solver)
-    method, tol = options["method"], options["tol"]
+    result = hessian_eigenpairs(objective, top_k, **solver, show_progress=show_progress)
     for index in range(top_k):
         if not result.converged[index]:
             log.warning(
@@ -142,7 +150,7 @@ def compute_hessian(
                 index,
                 result.eigenvalues[index],
                 result.residuals[index],
-                tol,
+                settings.tol,
             )
     theta = objective.theta()
     attrs = {
@@ -150,9 +158,7 @@ def compute_hessian(
         "source": str(checkpoint.path),
         "source_sha256": checkpoint.sha256,
         **checkpoint.record,
-        "seed": options["seed"],
-        "max_hvp": options["max_hvp"],
-        "max_iter": options["max_iter"] if method == "power" else 0,
+        **settings.attrs(max_iter=settings.max_iter if settings.method == "power" else 0),
         "dtype": str(theta.dtype).removeprefix("torch."),
         "device": device_name(theta.device),
         "threads": threads if threads is not None else _torch_threads(),
@@ -166,23 +172,17 @@ NEGATIVE_MASS_TOLERANCE = 1e-6
 
 def compute_curvature(
     checkpoint: AnalysedCheckpoint,
+    settings: CurvatureSettings | None = None,
     *,
     directions: str | Path | None = None,
-    deflate: bool = True,
-    seed: int = 0,
-    trace_max_hvps: int = 200,
-    trace_min_probes: int = 20,
-    rel_se_target: float = 0.05,
-    slq_runs: int = 3,
-    slq_steps: int = 40,
-    width: float = 4.0,
-    n_grid: int = 1000,
     threads: int | None = None,
+    **options: Any,
 ) -> xr.Dataset:
     """The Hessian trace (Hutchinson) and eigenvalue spectral density (SLQ) of the
-    checkpoint's objective as the ``curvature.nc`` dataset. With ``directions`` (its
-    ``hessian.nc``) the top eigenvalue is recorded and, with ``deflate``, the trace inside the
-    span of its eigenvectors is computed exactly and only the rest estimated."""
+    checkpoint's objective as the ``curvature.nc`` dataset, by ``settings`` (or its fields as
+    keywords). With ``directions`` (its ``hessian.nc``) the top eigenvalue is recorded and,
+    with ``deflate``, the trace inside the span of its eigenvectors is computed exactly and
+    only the rest estimated."""
     import numpy as np
     import torch
 
@@ -195,6 +195,7 @@ def compute_curvature(
     from losstopo.landscape.directions import check_direction
     from losstopo.runtime import device_name
 
+    settings = CurvatureSettings.of(settings, options)
     objective = checkpoint.objective
     theta = objective.theta()
     extra: dict[str, Any] = {}
@@ -214,7 +215,7 @@ def compute_curvature(
                 f"{directions} has {vectors.shape[1]} parameters, {checkpoint.path} has "
                 f"{objective.n_parameters}"
             )
-        if deflate:
+        if settings.deflate:
             basis = torch.as_tensor(vectors, dtype=theta.dtype, device=theta.device)
         extra = {
             "directions": str(directions),
@@ -224,14 +225,17 @@ def compute_curvature(
     operator = HVPOperator(objective)
     trace = hutchinson_trace(
         operator,
-        seed=seed,
-        max_hvps=trace_max_hvps,
-        rel_se_target=rel_se_target,
-        min_probes=trace_min_probes,
+        seed=settings.seed,
+        max_hvps=settings.trace_max_hvps,
+        rel_se_target=settings.rel_se_target,
+        min_probes=settings.trace_min_probes,
         deflate=basis,
     )
-    quadrature = slq(operator, n_runs=slq_runs, steps=slq_steps, seed=seed)
-    density = smoothed_density(quadrature.nodes, quadrature.weights, width=width, n_grid=n_grid)
+    quadrature = slq(
+        operator, n_runs=settings.slq_runs, steps=settings.slq_steps, seed=settings.seed
+    )
+    smoothing = {"width": settings.width, "n_grid": settings.grid_points}
+    density = smoothed_density(quadrature.nodes, quadrature.weights, **smoothing)
     if not np.isfinite(trace.estimate):
         log.warning("the trace estimate of %s is not finite", checkpoint.path)
     attrs = {
@@ -240,10 +244,7 @@ def compute_curvature(
         "source_sha256": checkpoint.sha256,
         **checkpoint.record,
         **extra,
-        "seed": seed,
-        "trace_max_hvps": trace_max_hvps,
-        "slq_steps_requested": slq_steps,
-        "esd_n_grid": n_grid,
+        **settings.attrs(),
         "hvp_mode": operator.mode,
         "objective": objective.description,
         "dtype": str(theta.dtype).removeprefix("torch."),
@@ -266,26 +267,18 @@ def _torch_threads() -> int:
 def compute_landscape(
     checkpoint: AnalysedCheckpoint,
     directions: str | Path,
-    dims: int,
-    resolution: int | None,
-    distance: float,
+    dims: int | None = None,
+    resolution: int | None = None,
+    distance: float | None = None,
     *,
-    normalization: str = "layer",
-    sampling: str = "grid",
-    n_points: int | None = None,
-    seed: int = 0,
-    center_points: int = 0,
-    center_scale: float = 0.1,
-    null_model: bool = True,
-    chunk_size: int | None = None,
-    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
-    tile: int = 0,
-    tiles: int = 1,
+    settings: LandscapeSettings | None = None,
     show_progress: bool = False,
+    **options: Any,
 ) -> xr.Dataset:
     """The loss along the first ``dims`` eigenvectors of ``directions`` (a ``hessian.nc``),
     normalised against θ, as the ``landscape.nc`` dataset: on a ``resolution``^``dims`` grid,
-    or (``sampling`` ``sobol`` or ``random``) at ``n_points`` scattered points."""
+    or (``sampling`` ``sobol`` or ``random``) at ``n_points`` scattered points; by
+    ``settings`` (or its fields as keywords, the first three also by position)."""
     import numpy as np
 
     from losstopo.api import sample_landscape, sample_scattered_landscape
@@ -295,31 +288,29 @@ def compute_landscape(
     from losstopo.landscape.grid import grid_axes
     from losstopo.landscape.scattered import scattered_points
 
-    scattered = sampling != "grid"
+    positional = {"dims": dims, "resolution": resolution, "distance": distance}
+    given = {name: value for name, value in positional.items() if value is not None}
+    settings = LandscapeSettings.of(settings, {**given, **options})
+    dims, distance, sampling = settings.dims, settings.distance, settings.sampling
     # validate before any work
-    if scattered:
-        if n_points is None:
-            raise LosstopoError(f"--sampling {sampling} needs --n-points")
-        if tiles > 1:
-            raise LosstopoError("tiles split a grid; a scattered landscape is one job")
+    if settings.scattered:
         scattered_points(
             dims,
-            min(n_points, 2),
+            min(settings.n_points, 2),
             distance,
             sampling=sampling,
-            seed=seed,
-            center_points=min(center_points, 1),
-            center_scale=center_scale,
+            seed=settings.seed,
+            center_points=min(settings.center_points, 1),
+            center_scale=settings.center_scale,
         )
-        where = f"{n_points} {sampling} points of [-{distance:g}, {distance:g}]^{dims}"
-        if center_points:
-            inner = distance * center_scale
-            where += f" and {center_points} of [-{inner:g}, {inner:g}]^{dims}"
+        where = f"{settings.n_points} {sampling} points of [-{distance:g}, {distance:g}]^{dims}"
+        if settings.center_points:
+            inner = distance * settings.center_scale
+            where += f" and {settings.center_points} of [-{inner:g}, {inner:g}]^{dims}"
     else:
-        if resolution is None:
-            raise LosstopoError("a grid landscape needs --resolution")
-        grid_axes(dims, resolution, distance)
-        where = f"a {resolution}^{dims} grid"
+        grid_axes(dims, settings.resolution, distance)
+        where = f"a {settings.resolution}^{dims} grid"
+    normalization = settings.normalization
     hessian = read_hessian(directions)
     objective = checkpoint.objective
     vectors, eigenvalues = hessian_directions(
@@ -344,25 +335,14 @@ def compute_landscape(
             f"against theta of {checkpoint.path}; a_i = relative displacement in "
             f"[-{distance:g}, {distance:g}]"
         ),
+        **settings.attrs(),
     }
     # what both samplers take: the extent, the directions' record, the batching, the output
     evaluation = dict(distance=distance, eigenvalues=eigenvalues, normalization=normalization)
-    evaluation.update(chunk_size=chunk_size, memory_budget_mb=memory_budget_mb)
-    evaluation.update(attrs=attrs, show_progress=show_progress, null_model=null_model)
-    if scattered:
-        return sample_scattered_landscape(
-            objective,
-            vectors,
-            n_points=n_points,
-            sampling=sampling,
-            seed=seed,
-            center_points=center_points,
-            center_scale=center_scale,
-            **evaluation,
-        )
-    return sample_landscape(
-        objective, vectors, resolution=resolution, tile=tile, tiles=tiles, **evaluation
-    )
+    evaluation.update(chunk_size=settings.chunk_size, memory_budget_mb=settings.memory_budget_mb)
+    evaluation.update(attrs=attrs, show_progress=show_progress, null_model=settings.null_model)
+    sample = sample_scattered_landscape if settings.scattered else sample_landscape
+    return sample(objective, vectors, **settings.layout(), **evaluation)
 
 
 # landscape attributes a topology file carries (prefixed landscape_), for tables and figures
@@ -416,19 +396,14 @@ class TopologyResult:
 
 def compute_topology(
     landscape_path: str | Path,
+    settings: TopologySettings | None = None,
     *,
-    connectivity: str = "full",
-    k: int | None = None,
-    symmetrize: str | None = None,
-    knn_metric: str = "curvature",
-    persistence_threshold: float = 0.0,
-    relative: bool = False,
-    summary_threshold: float = 0.01,
-    log_threshold: float = 0.3,
     workers: int = 1,
+    **options: Any,
 ) -> TopologyResult:
-    """Merge tree of a ``landscape.nc`` with its summaries and shape descriptors; the stored
-    tree is simplified at ``persistence_threshold`` (absolute, or relative to the range).
+    """Merge tree of a ``landscape.nc`` with its summaries and shape descriptors, by
+    ``settings`` (or its fields as keywords); the stored tree is simplified at
+    ``persistence_threshold`` (absolute, or relative to the range).
 
     A scattered landscape's tree is built on the exact k-NN graph of its sample points
     (``workers`` threads query the neighbours; the graph does not depend on them), by default
@@ -451,7 +426,6 @@ def compute_topology(
     from losstopo.topology.null_model import (
         ANHARMONIC_DECADES,
         CALIBRATED_COUNTS,
-        KNN_METRICS,
         WHITENING_FLOOR,
         anharmonicity,
         knn_coordinates,
@@ -459,10 +433,8 @@ def compute_topology(
     from losstopo.topology.simplify import absolute_threshold, simplify
     from losstopo.topology.summary import summarize
 
-    if not 0 <= summary_threshold < 1:
-        raise LosstopoError(f"--summary-threshold must be in [0, 1), got {summary_threshold}")
-    if knn_metric not in KNN_METRICS:
-        raise LosstopoError(f"unknown --knn-metric {knn_metric!r} (choose curvature or euclidean)")
+    settings = TopologySettings.of(settings, options)
+    connectivity, k, symmetrize = settings.connectivity, settings.k, settings.symmetrize
     landscape = read_landscape_arrays(landscape_path)
     if "tile" in landscape.attrs:
         tile, tiles = int(landscape.attrs["tile"]), int(landscape.attrs.get("tiles", 1))
@@ -484,8 +456,8 @@ def compute_topology(
                 f"--connectivity {connectivity}; use knn"
             )
         symmetrize = symmetrize or "union"
-        coordinates = knn_coordinates(points, null_model, knn_metric, str(landscape_path))
-        graph_metric = knn_metric
+        graph_metric = settings.knn_metric
+        coordinates = knn_coordinates(points, null_model, graph_metric, str(landscape_path))
         trees = _scattered_trees(
             landscape_path, loss, points, coordinates, null_model, k, symmetrize, workers
         )
@@ -496,12 +468,12 @@ def compute_topology(
             landscape_path, loss, landscape, names, null_model, connectivity, k, symmetrize
         )
     tree, null_values, null_tree = trees
-    threshold = absolute_threshold(tree, persistence_threshold, relative)
-    summary_absolute = absolute_threshold(tree, summary_threshold, True)
+    threshold = absolute_threshold(tree, settings.persistence_threshold, settings.relative)
+    summary_absolute = absolute_threshold(tree, settings.summary_threshold, True)
     summary = summarize(tree, summary_absolute)
     stored = simplify(tree, threshold)
     stored_summary = summarize(stored, 0.0)
-    descriptors = shape_descriptors(tree, log_threshold)
+    descriptors = shape_descriptors(tree, settings.log_threshold)
     counts = _counts(summary, descriptors)
     finite_fraction = finite_count / loss.size
     if finite_fraction < MIN_FINITE_FRACTION:
@@ -527,7 +499,7 @@ def compute_topology(
     if null_tree is not None:
         # the same absolute persistence threshold as the loss's: counts in the same units
         null_summary = summarize(null_tree, summary_absolute)
-        null_counts = _counts(null_summary, shape_descriptors(null_tree, log_threshold))
+        null_counts = _counts(null_summary, shape_descriptors(null_tree, settings.log_threshold))
         curvatures = null_model.curvatures
         null = {
             "null_model": 1,
@@ -546,15 +518,9 @@ def compute_topology(
         "source": str(landscape_path),
         "source_sha256": sha256_of(landscape_path),
         **{f"landscape_{key}": value for key, value in carried.items()},
-        "connectivity": connectivity,
-        "k": tree.k,
-        "symmetrize": tree.symmetrize,
-        "knn_metric": graph_metric,
+        **settings.attrs(k=tree.k, symmetrize=tree.symmetrize, knn_metric=graph_metric),
         "knn_whitening_floor": WHITENING_FLOOR if graph_metric == "curvature" else 0.0,
         "persistence_threshold": threshold,
-        "persistence_threshold_given": persistence_threshold,
-        "persistence_threshold_relative": bool(relative),
-        "summary_threshold_relative": summary_threshold,
         "summary_threshold": summary_absolute,
         "n_vertices": int(loss.size),
         "n_finite": finite_count,

@@ -5,21 +5,14 @@ from __future__ import annotations
 import argparse
 
 from losstopo.cli import common
-from losstopo.cli.common import (
-    REQUIRED,
-    log,
-    non_negative_float,
-    non_negative_int,
-    open_unit_interval,
-    positive_float,
-    positive_int,
-    seed,
+from losstopo.cli.common import log
+from losstopo.settings import (
+    CurvatureSettings,
+    HessianSettings,
+    LandscapeSettings,
+    TopologySettings,
 )
-from losstopo.errors import LosstopoError
-from losstopo.landscape import DEFAULT_MEMORY_BUDGET_MB
-
-# log-loss persistence (decades) of a significant minimum: a factor of 2
-LOG_THRESHOLD = 0.3
+from losstopo.settings.cli import add_settings, settings_from_args
 
 
 def _analysed_checkpoint(args: argparse.Namespace):
@@ -46,15 +39,15 @@ def _cmd_hessian(args: argparse.Namespace) -> None:
     from losstopo.io.hessian_file import write_hessian
     from losstopo.stages import compute_hessian
 
+    settings = settings_from_args(HessianSettings, args)
     common.ensure_output_dir(args)
     checkpoint = _analysed_checkpoint(args)
-    solver = common.pick(args, "method", "which", "tol", "max_hvp", "max_iter", "seed", "threads")
-    dataset = compute_hessian(checkpoint, args.top_k, **solver, show_progress=True)
+    dataset = compute_hessian(checkpoint, settings, threads=args.threads, show_progress=True)
     write_hessian(dataset, args.out)
     log.info(
         "%s: top-%d eigenvalues %s, max residual %.2e, %d HVPs, %.1f s",
         args.checkpoint,
-        args.top_k,
+        settings.top_k,
         ", ".join(f"{v:.6g}" for v in dataset["eigenvalues"].values),
         float(dataset["residual"].values.max()),
         dataset.attrs["n_hvp"],
@@ -74,19 +67,11 @@ def _cmd_curvature(args: argparse.Namespace) -> None:
     from losstopo.io.curvature_file import write_curvature
     from losstopo.stages import compute_curvature
 
+    settings = settings_from_args(CurvatureSettings, args)
     common.ensure_output_dir(args)
     checkpoint = _analysed_checkpoint(args)
-    options = common.pick(
-        args, "directions", "seed", "trace_min_probes", "slq_runs", "slq_steps", "width"
-    )
     dataset = compute_curvature(
-        checkpoint,
-        **options,
-        deflate=not args.no_deflate,
-        trace_max_hvps=args.trace_max_hvp,
-        rel_se_target=args.rel_se,
-        n_grid=args.grid_points,
-        threads=args.threads,
+        checkpoint, settings, directions=args.directions, threads=args.threads
     )
     write_curvature(dataset, args.out)
     info = dataset.attrs
@@ -118,23 +103,10 @@ def _cmd_landscape(args: argparse.Namespace) -> None:
     from losstopo.io.landscape_file import write_landscape
     from losstopo.stages import compute_landscape
 
-    if args.sampling == "grid" and args.resolution is None:
-        raise LosstopoError("--resolution is required for --sampling grid")
-    if args.sampling != "grid" and args.n_points is None:
-        raise LosstopoError(f"--n-points is required for --sampling {args.sampling}")
+    settings = settings_from_args(LandscapeSettings, args)
     common.ensure_output_dir(args)
-    dataset = compute_landscape(
-        _analysed_checkpoint(args),
-        args.directions,
-        args.dims,
-        args.resolution,
-        args.distance,
-        **common.pick(args, "normalization", "sampling", "n_points", "seed", "chunk_size"),
-        **common.pick(args, "center_points", "center_scale", "null_model"),
-        **common.pick(args, "tile", "tiles"),
-        memory_budget_mb=args.memory_budget,
-        show_progress=True,
-    )
+    checkpoint = _analysed_checkpoint(args)
+    dataset = compute_landscape(checkpoint, args.directions, settings=settings, show_progress=True)
     write_landscape(dataset, args.out)
     info = dataset.attrs
     if info["n_nonfinite"]:
@@ -144,7 +116,7 @@ def _cmd_landscape(args: argparse.Namespace) -> None:
             info["n_points"],
         )
     loss = dataset["loss"].values
-    points = f"{args.resolution}^{args.dims}" if args.sampling == "grid" else loss.size
+    points = loss.size if settings.scattered else f"{settings.resolution}^{settings.dims}"
     log.info(
         "%s: %s points in %.1f s (%.0f points/s, chunk %d), loss %.4g..%.4g, centre %.6g",
         args.out,
@@ -166,19 +138,6 @@ def _cmd_landscape_merge(args: argparse.Namespace) -> None:
     log.info("merged %d tiles into %s", len(args.tiles), args.out)
 
 
-# the flags of ``topology`` that compute_topology takes under the same names
-_TOPOLOGY_OPTIONS = (
-    "connectivity",
-    "k",
-    "symmetrize",
-    "knn_metric",
-    "persistence_threshold",
-    "relative",
-    "summary_threshold",
-    "log_threshold",
-)
-
-
 def _cmd_topology(args: argparse.Namespace) -> None:
     """Merge tree of a landscape (persistence, segmentation).
 
@@ -188,9 +147,9 @@ def _cmd_topology(args: argparse.Namespace) -> None:
     from losstopo.io.topology_file import write_topology
     from losstopo.stages import compute_topology
 
+    settings = settings_from_args(TopologySettings, args)
     common.ensure_output_dir(args)
-    options = common.pick(args, *_TOPOLOGY_OPTIONS)
-    result = compute_topology(args.landscape, **options, workers=args.threads)
+    result = compute_topology(args.landscape, settings, workers=args.threads)
     write_topology(result.dataset, args.out)
     descriptors = result.descriptors
     log.info(
@@ -200,11 +159,11 @@ def _cmd_topology(args: argparse.Namespace) -> None:
         args.out,
         result.n_minima,
         result.n_saddles,
-        args.connectivity,
+        settings.connectivity,
         result.summary["n_minima_above"],
         result.summary_threshold,
         descriptors["n_minima_above_log"],
-        args.log_threshold,
+        settings.log_threshold,
         result.n_components,
         100 * descriptors["basin_fraction"],
         descriptors["basin_depth_decades"],
@@ -228,36 +187,12 @@ def _cmd_topology_table(args: argparse.Namespace) -> None:
 def _cmd_estimate(args: argparse.Namespace) -> None:
     """Predict the wall time of a configured study.
 
-    Time small probes of every stage on this machine and predict the configured study's wall
-    time and each landscape's cost.
+    List the jobs the workflow plans for the configs (a snakemake dry run), cost each from
+    small probes of its own command on this machine, and schedule them on the cores.
     """
-    import os
+    from losstopo.estimate.command import run
 
-    from losstopo.estimate import TYPICAL_BUDGET_FRACTION, load_config, predict, probe, report
-
-    if args.config_json:
-        import json
-
-        config = json.loads(args.config_json)
-    else:
-        config = load_config(args.config)
-    cores = args.cores or os.cpu_count() or 1
-    dims = [grid["dims"] for grid in config["landscape"]["grids"]]
-    scattered = [entry["dims"] for entry in config["landscape"].get("scattered", [])]
-    unet = config.get("unet", {})
-    probes = probe(
-        dims,
-        config["landscape"].get("dtype", "float32"),
-        unet if unet and unet.get("enabled", True) else None,
-        scattered,
-    )
-    central = predict(config, probes, cores, TYPICAL_BUDGET_FRACTION)
-    text = report(central, predict(config, probes, cores), probes)
-    print(text)
-    if args.out:
-        from losstopo.io.atomic import write_atomic
-
-        write_atomic(args.out, lambda tmp: tmp.write_text(text + "\n"))
+    print(run(args))
 
 
 def _add_checkpoint_options(
@@ -275,29 +210,7 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     """Add this module's subcommands (and figure kinds) to the parser."""
     p = common.add_command(sub, _cmd_hessian)
     p.add_argument("checkpoint", help="model checkpoint (.pt)")
-    p.add_argument("--top-k", type=positive_int, required=True, help="number of eigenpairs")
-    common.add_choice(
-        p,
-        "--method",
-        ("lanczos", "power"),
-        default="lanczos",
-        help="lanczos (thick restart, full re-orthogonalisation) or power "
-        "(PyHessian's power iteration with deflation)",
-    )
-    common.add_choice(
-        p,
-        "--which",
-        ("LM", "LA"),
-        default="LM",
-        help="largest magnitude (as PyHessian) or largest algebraic",
-    )
-    common.add_options(
-        p,
-        ("--tol", positive_float, 1e-4, "target relative residual ||Hv - lv||/|l|"),
-        ("--max-hvp", positive_int, 1000, "Hessian-vector product budget of Lanczos"),
-        ("--max-iter", positive_int, 100, "power iterations per pair"),
-        ("--seed", seed, 0, "start-vector seed"),
-    )
+    add_settings(p, HessianSettings)
     _add_checkpoint_options(p, "float64", "precision of the Hessian products", "output hessian.nc")
 
     p = common.add_command(sub, _cmd_curvature)
@@ -307,27 +220,7 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         default=None,
         help="the checkpoint's hessian.nc: records its top eigenvalue and deflates the trace",
     )
-    p.add_argument(
-        "--no-deflate",
-        action="store_true",
-        help="estimate the whole trace by probes even with --directions",
-    )
-    trace = p.add_argument_group("trace (Hutchinson)")
-    common.add_options(
-        trace,
-        ("--trace-max-hvp", positive_int, 200, "Hessian-vector product budget of the trace"),
-        ("--trace-min-probes", positive_int, 20, "probes before the stopping rule applies"),
-        ("--rel-se", non_negative_float, 0.05, "target relative standard error of the trace"),
-    )
-    density = p.add_argument_group("spectral density (stochastic Lanczos quadrature)")
-    common.add_options(
-        density,
-        ("--slq-runs", positive_int, 3, "SLQ runs (start vectors)"),
-        ("--slq-steps", positive_int, 40, "Lanczos steps per SLQ run"),
-        ("--width", positive_float, 4.0, "density kernel standard deviation in grid steps"),
-        ("--grid-points", positive_int, 1000, "points of the density's symmetric-log grid"),
-        ("--seed", seed, 0, "seed of the probes and start vectors"),
-    )
+    add_settings(p, CurvatureSettings)
     _add_checkpoint_options(
         p, "float64", "precision of the Hessian products", "output curvature.nc"
     )
@@ -335,84 +228,9 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     p = common.add_command(sub, _cmd_landscape)
     p.add_argument("checkpoint", help="model checkpoint (.pt)")
     p.add_argument("--directions", required=True, help="hessian.nc of the checkpoint")
-    common.add_options(
-        p,
-        ("--dims", positive_int, REQUIRED, "landscape dimension n"),
-        (
-            "--resolution",
-            positive_int,
-            None,
-            "points per axis of a grid (odd: theta is the centre)",
-        ),
-        (
-            "--distance",
-            positive_float,
-            REQUIRED,
-            "largest relative displacement along each direction",
-        ),
-    )
-    common.add_choice(
-        p,
-        "--sampling",
-        ("grid", "sobol", "random"),
-        default="grid",
-        help="a grid of --resolution points per axis, or --n-points scattered points "
-        "(scrambled Sobol or seeded uniform, point 0 = theta)",
-    )
-    common.add_options(
-        p,
-        ("--n-points", positive_int, None, "scattered points, theta included"),
-        ("--seed", seed, 0, "seed of the scattered points"),
-        (
-            "--center-points",
-            non_negative_int,
-            0,
-            "further scattered points in the inner cube around theta, so that theta's basin "
-            "is resolved (its neighbours in the cube are decades higher)",
-        ),
-        (
-            "--center-scale",
-            open_unit_interval,
-            0.1,
-            "half-width of that inner cube as a fraction of --distance",
-        ),
-    )
-    common.add_choice(
-        p,
-        "--normalization",
-        ("layer", "filter", "none"),
-        default="layer",
-        help="direction scaling against theta",
-    )
-    p.add_argument(
-        "--null-model",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="store the landscape's null model, the second-order Taylor model of the loss at "
-        "theta in its coordinates (one gradient and n Hessian-vector products; default: on)",
-    )
-    common.add_options(
-        p,
-        (
-            "--chunk-size",
-            positive_int,
-            None,
-            "grid points per batched call (default: from --memory-budget)",
-        ),
-        (
-            "--memory-budget",
-            positive_float,
-            DEFAULT_MEMORY_BUDGET_MB,
-            "memory for one batched call in MiB",
-        ),
-    )
+    add_settings(p, LandscapeSettings)
     _add_checkpoint_options(
         p, "float32", "precision of the loss evaluations", "output landscape.nc"
-    )
-    common.add_options(
-        p,
-        ("--tiles", positive_int, 1, "split the grid into this many tiles along its first axis"),
-        ("--tile", int, 0, "which tile to compute, 0-based"),
     )
 
     p = sub.add_parser("landscape-merge", help="merge landscape tiles into one landscape.nc")
@@ -422,86 +240,14 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
 
     p = common.add_command(sub, _cmd_topology)
     p.add_argument("landscape", help="landscape.nc")
-    common.add_choice(
-        p,
-        "--connectivity",
-        ("full", "freudenthal", "axis", "knn"),
-        default="full",
-        help="neighbourhood of a grid vertex: full (3^n-1), "
-        "freudenthal (2(2^n-1)), axis (2n) or knn",
-    )
-    p.add_argument(
-        "--k",
-        type=positive_int,
-        default=None,
-        help="neighbours for --connectivity knn (default: 4n)",
-    )
-    common.add_choice(
-        p,
-        "--symmetrize",
-        ("mutual", "union"),
-        default=None,
-        help="k-NN graph symmetrisation (default: mutual on a grid, as the paper; union for "
-        "scattered samples)",
-    )
-    common.add_choice(
-        p,
-        "--knn-metric",
-        ("curvature", "euclidean"),
-        default="curvature",
-        help="distance of the k-NN graph of scattered samples: curvature (coordinates "
-        "whitened by the landscape's Taylor Hessian |K|, where its null model is isotropic) "
-        "or euclidean (the paper's plain k-NN); grids use their integer indices",
-    )
-    p.add_argument(
-        "--persistence-threshold",
-        type=non_negative_float,
-        default=0.0,
-        help="remove branches with smaller persistence from the stored tree (default: 0, keep all)",
-    )
-    p.add_argument(
-        "--relative",
-        action="store_true",
-        help="read --persistence-threshold as a fraction of the value range",
-    )
-    common.add_options(
-        p,
-        (
-            "--summary-threshold",
-            non_negative_float,
-            0.01,
-            "relative persistence above which minima and saddles are counted in the summaries",
-        ),
-        (
-            "--log-threshold",
-            non_negative_float,
-            LOG_THRESHOLD,
-            "persistence on log10 loss, in decades, above which minima and saddles are "
-            "counted as significant in the shape descriptors",
-        ),
-    )
+    add_settings(p, TopologySettings)
     p.add_argument("--out", required=True, help="output topology.nc")
     common.add_runtime(p, device=False)
 
     p = common.add_command(sub, _cmd_estimate)
-    p.add_argument(
-        "--config",
-        nargs="+",
-        default=["config.yaml"],
-        help="config files, merged in order like snakemake's (default: config.yaml)",
-    )
-    p.add_argument(
-        "--cores",
-        type=positive_int,
-        default=None,
-        help="cores the study will use (default: all of this machine)",
-    )
-    p.add_argument(
-        "--config-json",
-        default=None,
-        help="the configuration as one JSON object (used by the workflow)",
-    )
-    p.add_argument("--out", default=None, help="also write the estimate to this file")
+    from losstopo.estimate.command import add_arguments as add_estimate_arguments
+
+    add_estimate_arguments(p)
 
     p = common.add_command(sub, _cmd_topology_table)
     p.add_argument("topology", nargs="+", help="topology.nc files")

@@ -259,12 +259,6 @@ def add_table_figure(
     return parser
 
 
-def pick(args: argparse.Namespace, *names: str) -> dict[str, Any]:
-    """The named options as keyword arguments, for a stage whose parameters are named like
-    the flags."""
-    return {name: getattr(args, name) for name in names}
-
-
 def config_from_args(cls: type[Config], args: argparse.Namespace, **values: Any) -> Config:
     """A run's config dataclass: each field from the flag of the same name (the training
     commands name their flags after the fields), unless given in ``values``; a field without

@@ -121,6 +121,14 @@ def _cmd_figure_landscape_2d(args: argparse.Namespace) -> None:
     common.write_figure(fig, args.out)
 
 
+def _add_label_list(
+    parser: argparse.ArgumentParser, flag: str, help: str, metavar: str | None = "TEXT"
+) -> None:
+    """A list of labels that every use of ``flag`` extends, so that each label can also come
+    attached as its own ``flag=TEXT``, as the workflow passes them (a label may start with -)."""
+    parser.add_argument(flag, nargs="+", action="extend", default=None, metavar=metavar, help=help)
+
+
 def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction) -> None:
     """Add this module's subcommands (and figure kinds) to the parser."""
     p = figsub.add_parser("profiles", help="grid of topological landscape profiles")
@@ -150,22 +158,10 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         "the 2nd-98th percentile of all arcs (relative, default), or the absolute mean loss "
         "on a log scale (absolute)",
     )
-    p.add_argument(
-        "--row-labels",
-        nargs="+",
-        action="extend",
-        default=None,
-        metavar="TEXT",
-        help="one label per row, drawn left of it (a literal \\n breaks the line)",
+    _add_label_list(
+        p, "--row-labels", "one label per row, drawn left of it (a literal \\n breaks the line)"
     )
-    p.add_argument(
-        "--column-labels",
-        nargs="+",
-        action="extend",
-        default=None,
-        metavar="TEXT",
-        help="one label per column, drawn above the first row",
-    )
+    _add_label_list(p, "--column-labels", "one label per column, drawn above the first row")
     p.add_argument(
         "--threshold",
         type=non_negative_float,
@@ -183,12 +179,8 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
         help="eigenvalue spectral densities of curvature.nc files, grouped into panels",
     )
     p.add_argument("curvature", nargs="+", help="curvature.nc files")
-    p.add_argument(
-        "--panel", nargs="+", action="extend", default=None, help="panel of each file (a label)"
-    )
-    p.add_argument(
-        "--curve", nargs="+", action="extend", default=None, help="legend label of each file"
-    )
+    _add_label_list(p, "--panel", "panel of each file (a label)", metavar=None)
+    _add_label_list(p, "--curve", "legend label of each file", metavar=None)
     common.add_options(p, ("--columns", int, 3, "panels per row"))
     common.add_figure_output(p, title=True)
     p.set_defaults(func=_cmd_figure_spectral_density)

@@ -90,8 +90,8 @@ def curvature_dataset(
     )
 
 
-def write_curvature(dataset: xr.Dataset, path: str | Path) -> None:
-    write_dataset_atomic(dataset, path)
+# curvature.nc needs no more than every netCDF file: an atomic write of its dataset
+write_curvature = write_dataset_atomic
 
 
 def read_curvature(path: str | Path) -> xr.Dataset:

@@ -24,6 +24,7 @@ Nothing here imports torch until the loss is evaluated (``sample_scattered``).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -138,35 +139,36 @@ class ScatteredResult:
         return self.loss.size / self.seconds if self.seconds > 0 else math.inf
 
 
+@dataclass(frozen=True)
+class ScatteredDesign:
+    """Where a scattered landscape is sampled: the arguments of :func:`scattered_points`
+    besides the dimension."""
+
+    n_points: int
+    distance: float
+    sampling: str = "sobol"
+    seed: int = 0
+    center_points: int = 0
+    center_scale: float = 0.1
+
+    def points(self, dims: int) -> np.ndarray:
+        return scattered_points(dims, **dataclasses.asdict(self))
+
+
 def sample_scattered(
     objective: Objective,
     directions: torch.Tensor,
-    n_points: int,
-    distance: float,
+    design: ScatteredDesign,
     *,
-    sampling: str = "sobol",
-    seed: int,
-    center_points: int = 0,
-    center_scale: float = 0.1,
     chunk_size: int | None = None,
     memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     show_progress: bool = True,
 ) -> ScatteredResult:
-    """The loss at ``n_points`` scattered displacements along the rows of ``directions``
-    and ``center_points`` more around θ (``scattered_points``), evaluated in batches like the
-    grid (``evaluate_alphas``)."""
+    """The loss at the ``design``'s displacements along the rows of ``directions``,
+    evaluated in batches like the grid (``evaluate_alphas``)."""
     from losstopo.landscape.evaluation import evaluate_alphas
 
-    dims = int(directions.shape[0])
-    points = scattered_points(
-        dims,
-        n_points,
-        distance,
-        sampling=sampling,
-        seed=seed,
-        center_points=center_points,
-        center_scale=center_scale,
-    )
+    points = design.points(int(directions.shape[0]))
     loss, metric, chunk_size, seconds = evaluate_alphas(
         objective,
         directions,
@@ -176,6 +178,7 @@ def sample_scattered(
         show_progress=show_progress,
     )
     name = objective.metric_name if metric is not None else None
-    fields = (loss, points, chunk_size, seconds, sampling, int(seed), float(distance))
-    inner = dict(center_points=int(center_points), center_scale=float(center_scale))
+    fields = (loss, points, chunk_size, seconds, design.sampling, int(design.seed))
+    fields += (float(design.distance),)
+    inner = dict(center_points=int(design.center_points), center_scale=float(design.center_scale))
     return ScatteredResult(*fields, metric=metric, metric_name=name, **inner)

@@ -15,8 +15,8 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from losstopo.errors import LosstopoError
 from losstopo.objective import Objective
+from losstopo.registry import Registry
 
 
 class Problem(Protocol):
@@ -51,28 +51,21 @@ class Problem(Protocol):
         ...
 
 
-_REGISTRY: dict[str, Problem] = {}
+_REGISTRY: Registry[Problem] = Registry("problem")
 
 
 def register(problem: Problem) -> Problem:
     """Make ``problem`` available by its name (used as the checkpoint's ``problem`` field)."""
-    if problem.name in _REGISTRY:
-        raise ValueError(f"problem {problem.name!r} registered twice")
-    _REGISTRY[problem.name] = problem
-    return problem
+    return _REGISTRY.add(problem)
 
 
 def get_problem(name: str) -> Problem:
     """Look a problem up by name, with a clear error listing the known ones."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(sorted(_REGISTRY)) or "none"
-        raise LosstopoError(f"unknown problem {name!r} (known problems: {known})") from None
+    return _REGISTRY.get(name)
 
 
 def problem_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(problem.name for problem in _REGISTRY.values())
 
 
 def load_problem_modules(specs: str) -> None:

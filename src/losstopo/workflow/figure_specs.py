@@ -41,19 +41,20 @@ def landscape_of(topology_file: str) -> str:
 def table_figure(
     kind: str,
     table: str,
-    code: Sequence[str],
+    modules: Sequence[str],
     report: tuple[str, str, str],
     options: Sequence[str] = (),
 ) -> FigureSpec:
-    """A figure drawn from ``results/tables/<table>.csv``; ``report`` is (category,
-    subcategory, label)."""
+    """A figure drawn from ``results/tables/<table>.csv`` by the package ``modules`` (and
+    ``plots/common.py``, which every figure uses); ``report`` is (category, subcategory,
+    label)."""
     path = f"results/tables/{table}.csv"
     category, subcategory, label = report
     return dict(
         kind=kind,
         inputs=[path],
         arguments=[path, *options],
-        code=list(code),
+        code=package_sources(*modules, "plots/common.py"),
         category=category,
         subcategory=subcategory,
         label=label,
@@ -150,33 +151,42 @@ DENSITY_MODULES = ("plots/curvature.py", "io/curvature_file.py", "plots/common.p
 METRIC_MODULES = ("plots/topology_vs_metric.py", "plots/profile_grid.py")
 
 
-def figure_of_table(
-    kind: str,
-    table: str,
-    modules: Sequence[str],
-    report: tuple[str, str, str],
-    options: Sequence[str] = (),
+def heatmap(
+    kind: str, table: str, report: tuple[str, str, str], options: Sequence[str] = ()
 ) -> FigureSpec:
-    """:func:`table_figure` with its code given as package modules (``plots/common.py``
-    always among them)."""
-    return table_figure(kind, table, package_sources(*modules, "plots/common.py"), report, options)
+    """A heat map of a training table (``losstopo figure <kind>``)."""
+    return table_figure(kind, table, ("io/tables.py", "plots/heatmap.py"), report, options)
+
+
+def metric_figure(table: str, options: Sequence[str], report: tuple[str, str, str]) -> FigureSpec:
+    """Panels of a topology table's columns against a metric (``--metric ...`` options)."""
+    return table_figure("topology-vs-metric", table, METRIC_MODULES, report, options)
+
+
+def curvature_vs_metric(
+    table: str, metric: Sequence[str], report: tuple[str, str, str], options: Sequence[str] = ()
+) -> FigureSpec:
+    """The curvature panels (top eigenvalue, trace, negative spectral mass, with the basin
+    depth for reference) of a topology table against a metric (``--metric ...`` options)."""
+    panels = ["top_eigenvalue", "hessian_trace", "esd_negative_mass", "basin_depth_decades"]
+    return metric_figure(table, [*metric, "--panels", *panels, *options], report)
 
 
 def profiles(
     topology: Sequence[str],
-    columns: int,
     rows: Sequence[str],
-    columns_text: Sequence[str],
+    columns: Sequence[str],
     config: Mapping[str, Any],
     report: tuple[str, str, str],
     title: str = "",
 ) -> FigureSpec:
-    """:func:`profile_figure` drawn as config ``figures`` says, with the profile code."""
+    """:func:`profile_figure` of ``topology`` in row-major order under the row and column
+    labels, drawn as config ``figures`` says, with the profile code."""
     return profile_figure(
         topology,
-        columns,
+        len(columns),
         rows,
-        columns_text,
+        columns,
         config["figures"],
         package_sources(*PROFILE_MODULES),
         report,

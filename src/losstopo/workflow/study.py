@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from losstopo.registry import Registry
 from losstopo.workflow.analysis_settings import AnalysisSettings
 from losstopo.workflow.figure_specs import FigureSpec
 
@@ -76,22 +77,19 @@ class WorkflowProblem(Protocol):
         ...
 
 
-_REGISTRY: dict[str, WorkflowProblem] = {}
+_REGISTRY: Registry[WorkflowProblem] = Registry("workflow problem")
 
 
 def register(problem: WorkflowProblem) -> WorkflowProblem:
     """Add ``problem`` to the workflow (each name once)."""
-    if problem.name in _REGISTRY:
-        raise ValueError(f"workflow problem {problem.name!r} registered twice")
-    _REGISTRY[problem.name] = problem
-    return problem
+    return _REGISTRY.add(problem)
 
 
 def registered() -> list[WorkflowProblem]:
     """The registered problems, built-in ones first, then in order of registration."""
     import losstopo.workflow.problems  # noqa: F401  (registers the built-in problems)
 
-    return list(_REGISTRY.values())
+    return _REGISTRY.values()
 
 
 def load_problem_modules(specs: Iterable[str]) -> None:

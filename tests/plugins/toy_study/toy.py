@@ -117,18 +117,15 @@ class ToyStudy:
         return {
             "toy_profiles": specs.profiles(
                 self.trees(config),
-                len(seeds),
                 ["2-D"],
                 [f"seed {seed}" for seed in seeds],
                 config,
                 ("Toy problem", "Profiles", "toy profiles by seed"),
             ),
-            "toy_topology_vs_loss": specs.figure_of_table(
-                "topology-vs-metric",
+            "toy_topology_vs_loss": specs.metric_figure(
                 "toy_topology_summary",
-                specs.METRIC_MODULES,
-                ("Toy problem", "Topology vs loss", "toy topology vs final loss"),
                 ["--metric", "final_loss", "--colour-by", "seed", "--marker-by", "dims"],
+                ("Toy problem", "Topology vs loss", "toy topology vs final loss"),
             ),
         }
 

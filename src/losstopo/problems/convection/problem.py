@@ -9,7 +9,6 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from losstopo.errors import LosstopoError
 from losstopo.objective import Objective, Params
 from losstopo.problems import register
 from losstopo.problems.convection.config import PINNConfig, build_model
@@ -41,16 +40,10 @@ class ConvectionProblem:
         return build_model(PINNConfig.from_hparams(hparams))
 
     def objective(
-        self,
-        checkpoint: dict[str, Any],
-        device: torch.device,
-        dtype: torch.dtype,
-        **options: Any,
+        self, checkpoint: dict[str, Any], device: torch.device, dtype: torch.dtype
     ) -> Objective:
-        if options:
-            raise LosstopoError(
-                f"the convection problem takes no objective options (got {', '.join(options)})"
-            )
+        """The training loss; the problem takes no objective options (the loader names any
+        given as unknown)."""
         config = PINNConfig.from_hparams(checkpoint["hparams"])
         model = self.build_model(checkpoint["hparams"])
         model.load_state_dict(checkpoint["state_dict"])

@@ -70,7 +70,6 @@ class ModelsStudy:
         for name, entry in self.entries(config).items():
             figures[f"models/{name}_profiles"] = specs.profiles(
                 self.trees(config, name),
-                len(entry["files"]),
                 [f"{dims}-D" for dims in entry["dims"]],
                 list(entry["files"]),
                 config,
@@ -78,12 +77,10 @@ class ModelsStudy:
                 f"{name}: profiles by checkpoint",
             )
             if entry["metric"]:
-                figures[f"models/{name}_topology_vs_metric"] = specs.figure_of_table(
-                    "topology-vs-metric",
+                figures[f"models/{name}_topology_vs_metric"] = specs.metric_figure(
                     f"models/{name}_topology_summary",
-                    specs.METRIC_MODULES,
-                    (PLACE, name, f"topology vs {entry['metric']} of {name}"),
                     ["--metric", entry["metric"], "--colour-by", "run", "--marker-by", "dims"],
+                    (PLACE, name, f"topology vs {entry['metric']} of {name}"),
                 )
         return figures
 

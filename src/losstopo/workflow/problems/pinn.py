@@ -136,33 +136,30 @@ def table_figures(config: dict[str, Any]) -> dict[str, specs.FigureSpec]:
     by_error = ["--metric", "relative_l2_error", "--colour-by", "beta,lr", "--marker-by", "dims"]
     cells = [f"{c['beta']:g}:{c['lr']:g}" for c in config["pinn"]["analysis"]["cells"]]
     figures = {
-        "fig3_error_heatmap": specs.figure_of_table(
+        "fig3_error_heatmap": specs.heatmap(
             "pinn-heatmap",
             "pinn_errors",
-            ["io/tables.py", "plots/heatmap.py"],
             (PLACE, "Fig. 3", "Fig. 3 (left): error over beta x lr"),
             ["--highlight", *cells],
         ),
-        "extent_study": specs.figure_of_table(
+        "extent_study": specs.table_figure(
             "extent-study",
             "extent_study",
             ["plots/extent.py", *specs.METRIC_MODULES],
             (PLACE, "Landscape extent", "extent study: shape descriptors by distance"),
         ),
-        "topology_vs_error": specs.figure_of_table(
-            "topology-vs-metric",
+        "topology_vs_error": specs.metric_figure(
             "topology_summary",
-            specs.METRIC_MODULES,
-            (PLACE, "Topology vs performance", "topology vs error: shape descriptors vs error"),
             by_error + connectivity,
+            (PLACE, "Topology vs performance", "topology vs error: shape descriptors vs error"),
         ),
-        "null_calibration": specs.figure_of_table(
+        "null_calibration": specs.table_figure(
             "null-calibration",
             "topology_summary",
             ["plots/calibration.py"],
             (PLACE, "Calibration", "critical points of the loss and of its null model"),
         ),
-        "claims": specs.figure_of_table(
+        "claims": specs.table_figure(
             "claims",
             "claims",
             ["plots/claims.py"],
@@ -170,22 +167,11 @@ def table_figures(config: dict[str, Any]) -> dict[str, specs.FigureSpec]:
         ),
     }
     if config["curvature"]["enabled"]:
-        figures["curvature_vs_error"] = specs.figure_of_table(
-            "topology-vs-metric",
+        figures["curvature_vs_error"] = specs.curvature_vs_metric(
             "topology_summary",
-            specs.METRIC_MODULES,
+            by_error,
             (PLACE, "Curvature", "curvature vs error: top eigenvalue, trace, negative mass"),
-            [
-                *by_error,
-                "--panels",
-                "top_eigenvalue",
-                "hessian_trace",
-                "esd_negative_mass",
-                "basin_depth_decades",
-                *connectivity,
-                "--dims",
-                str(config["figures"]["profile_dims"]),
-            ],
+            [*connectivity, "--dims", str(config["figures"]["profile_dims"])],
         )
     return figures
 
@@ -202,7 +188,6 @@ def profile_figures(config: dict[str, Any]) -> dict[str, specs.FigureSpec]:
     figures = {
         "fig3_profiles": specs.profiles(
             [tree(config, run, drawing["profile_dims"]) for run in runs],
-            len(seeds),
             cells,
             seeds,
             config,
@@ -213,7 +198,6 @@ def profile_figures(config: dict[str, Any]) -> dict[str, specs.FigureSpec]:
         near = fmt_number(drawing["near_distance"])
         figures["fig3_profiles_near"] = specs.profiles(
             [tree(config, run, extent_dims, near) for run in runs],
-            len(seeds),
             cells,
             seeds,
             config,
@@ -222,7 +206,6 @@ def profile_figures(config: dict[str, Any]) -> dict[str, specs.FigureSpec]:
         )
     figures["figA5_profiles_by_dimension"] = specs.profiles(
         [tree(config, run, dims) for dims in by_dims for run in runs],
-        len(runs),
         [f"{dims}-D" for dims in by_dims],
         [f"{cell.split(':')[0]}, seed {seed}" for cell in cells for seed in analysis["seeds"]],
         config,
@@ -232,7 +215,6 @@ def profile_figures(config: dict[str, Any]) -> dict[str, specs.FigureSpec]:
     first_seed = run_dirs(config, analysis["seeds"][:1])
     figures["extent_profiles"] = specs.profiles(
         [tree(config, run, extent_dims, at) for run in first_seed for at in distances],
-        len(distances),
         cells,
         [f"distance {at}" for at in distances],
         config,

@@ -18,6 +18,8 @@ from losstopo.workflow.sampling import merge_tree_file
 from losstopo.workflow.study import TopologyTable, register
 
 PLACE = "UNet-CRF segmentation"
+# the shape descriptors drawn against accuracy
+UNET_PANELS = ["basin_depth_decades", "basin_fraction", "n_minima_above_log", "top_eigenvalue"]
 # the config keys of ``unet`` that ``losstopo train-unet`` takes as options of the same name
 TRAINING_OPTIONS = [
     "epochs",
@@ -84,30 +86,20 @@ class UnetStudy:
         unet, figures = config["unet"], config["unet"]["figures"]
         data = " (SYNTHETIC data)" if synthetic(config) else ""
         by_accuracy = ["--metric", "test_pixel_accuracy", "--colour-by", "lr"]
-        by_accuracy += ["--marker-by", "epoch", "--panels"]
+        by_accuracy += ["--marker-by", "epoch"]
         result = {
-            "fig4_accuracy_heatmap": specs.figure_of_table(
+            "fig4_accuracy_heatmap": specs.heatmap(
                 "unet-heatmap",
                 "unet_accuracy",
-                ["io/tables.py", "plots/heatmap.py"],
                 (PLACE, "Fig. 4", "Fig. 4 (left): accuracy over lr x epoch"),
             ),
-            "unet_topology_vs_accuracy": specs.figure_of_table(
-                "topology-vs-metric",
+            "unet_topology_vs_accuracy": specs.metric_figure(
                 "unet_topology_summary",
-                specs.METRIC_MODULES,
+                [*by_accuracy, "--panels", *UNET_PANELS],
                 (PLACE, "Topology vs performance", "topology vs accuracy: UNet-CRF checkpoints"),
-                [
-                    *by_accuracy,
-                    "basin_depth_decades",
-                    "basin_fraction",
-                    "n_minima_above_log",
-                    "top_eigenvalue",
-                ],
             ),
             "fig4_profiles": specs.profiles(
                 trees(config, fig4_dirs(config)),
-                len(figures["profile_epochs"]),
                 [f"seed {seed}" for seed in figures["profile_seeds"]],
                 [f"epoch {epoch}" for epoch in figures["profile_epochs"]],
                 config,
@@ -123,7 +115,6 @@ class UnetStudy:
                         figures["compare_epochs"],
                     ),
                 ),
-                len(figures["compare_epochs"]),
                 [f"lr={lr:g}" for lr in unet["learning_rates"]],
                 [f"epoch {epoch}" for epoch in figures["compare_epochs"]],
                 config,
@@ -132,18 +123,10 @@ class UnetStudy:
             ),
         }
         if config["curvature"]["enabled"]:
-            result["unet_curvature_vs_accuracy"] = specs.figure_of_table(
-                "topology-vs-metric",
+            result["unet_curvature_vs_accuracy"] = specs.curvature_vs_metric(
                 "unet_topology_summary",
-                specs.METRIC_MODULES,
+                by_accuracy,
                 (PLACE, "Curvature", "curvature vs accuracy: UNet-CRF checkpoints"),
-                [
-                    *by_accuracy,
-                    "top_eigenvalue",
-                    "hessian_trace",
-                    "esd_negative_mass",
-                    "basin_depth_decades",
-                ],
             )
             result["unet_spectral_density"] = specs.densities(
                 {
