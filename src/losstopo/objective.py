@@ -7,11 +7,13 @@ consumes an :class:`Objective` and never learns which problem produced it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+
+from losstopo.errors import LosstopoError
 
 Params = dict[str, torch.Tensor]
 
@@ -44,6 +46,10 @@ class Objective:
     """Optional: the loss and a second scalar (``metric_name``, e.g. pixel accuracy) from one
     forward pass, so a landscape can record both without evaluating the model twice."""
     metric_name: str | None = None
+    probe_fn: Callable[[Params], torch.Tensor] | None = None
+    """Optional: the loss on the part of the data that one evaluation holds in memory at
+    once (the largest batch of a loader), from which landscapes size their chunks of points.
+    When absent, that is the whole loss."""
 
     @classmethod
     def from_module(
@@ -74,6 +80,71 @@ class Objective:
             f"batch of {len(inputs)} examples (eval mode)"
         )
         return cls(model, params, loss, text)
+
+    @classmethod
+    def from_loader(
+        cls,
+        model: nn.Module,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        loader: Iterable,
+        description: str | None = None,
+    ) -> Objective:
+        """The mean of ``loss_fn(model(inputs), targets)`` over every example of ``loader``
+        (a ``DataLoader`` or any re-iterable of ``(inputs, targets)`` batches), exactly: each
+        batch's mean is weighted by its size, so uneven batches give the loss of the whole
+        dataset as one batch, while only one batch is in memory at a time.
+
+        ``loss_fn`` must return the batch mean (``reduction="mean"``). The loader is read
+        once here to count its examples and then once per loss, gradient, Hessian-vector
+        product and chunk of landscape points; it must yield the same batches every time
+        (no shuffling). Floating-point data are cast to the parameters' dtype and all data
+        moved to their device. The model is put in eval mode, as in :meth:`from_module`;
+        ``metadata`` records the examples and batches used.
+        """
+        from losstopo.loader_objective import DataPasses, MeanLoss, check_sampler
+
+        check_sampler(loader)
+        model = model.eval()
+        params = {name: p.detach().clone() for name, p in model.named_parameters()}
+        if not params:
+            raise LosstopoError(f"{type(model).__name__} has no parameters")
+        first = next(iter(params.values()))
+        data = DataPasses(model, loss_fn, loader, list(params), first.device, first.dtype)
+        data.count()
+
+        def tensors(p: Params) -> tuple[torch.Tensor, ...]:
+            return tuple(p[name] for name in data.names)
+
+        def loss(p: Params) -> torch.Tensor:
+            return MeanLoss.apply(data, *tensors(p))
+
+        def batched(points: torch.Tensor) -> torch.Tensor:
+            return data.stacked_loss(tensors(objective.unflatten(points)))
+
+        text = description or (
+            f"{type(model).__name__} loss {getattr(loss_fn, '__name__', 'loss')} averaged over "
+            f"all {data.n_examples} examples in {data.n_batches} batches of at most "
+            f"{max(data.sizes)} (eval mode)"
+        )
+        metadata: dict[str, object] = {
+            "objective_examples": data.n_examples,
+            "objective_batches": data.n_batches,
+            "objective_batch_size": max(data.sizes),
+        }
+        objective = cls(
+            model,
+            params,
+            loss,
+            text,
+            metadata,
+            batched_loss_fn=batched,
+            probe_fn=lambda p: data.largest_batch_loss(tensors(p)),
+        )
+        return objective
+
+    def probe(self) -> torch.Tensor:
+        """The loss at θ on what one evaluation holds in memory at once (see ``probe_fn``)."""
+        return (self.probe_fn or self.loss_fn)(self.params)
 
     def __call__(self, params: Params | None = None) -> torch.Tensor:
         """Evaluate the loss at ``params`` (θ when omitted)."""

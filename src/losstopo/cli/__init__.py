@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from losstopo._version import __version__
-from losstopo.cli import analysis, claims, figures, pinn, segmentation
+from losstopo.cli import analysis, claims, export, figures, pinn, segmentation
 from losstopo.cli.common import Parser
 from losstopo.errors import LosstopoError
 
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     fig = sub.add_parser("figure", help="draw a figure from cached artifacts")
     figsub = fig.add_subparsers(dest="figure", required=True, metavar="FIGURE")
-    for module in (pinn, analysis, claims, figures, segmentation):
+    for module in (pinn, analysis, claims, figures, segmentation, export):
         module.register(sub, figsub)
     return parser
 

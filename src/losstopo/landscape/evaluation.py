@@ -24,7 +24,9 @@ from losstopo.runtime import progress_bar
 
 
 def activation_elements(objective: Objective) -> int:
-    """Elements of all module outputs in one loss evaluation (counted with forward hooks)."""
+    """Elements of all module outputs in one loss evaluation (counted with forward hooks):
+    of the part of the data held in memory at once (``Objective.probe``: one batch of a
+    loader objective, which evaluates its batches one after another)."""
     counted = [0]
 
     def hook(_module, _inputs, output):
@@ -34,7 +36,7 @@ def activation_elements(objective: Objective) -> int:
     handles = [m.register_forward_hook(hook) for m in objective.model.modules()]
     try:
         with torch.no_grad():
-            objective()
+            objective.probe()
     finally:
         for handle in handles:
             handle.remove()
