@@ -166,18 +166,20 @@ def curvature_hvps(args, rank: int) -> int:
     return trace + int(arg(args, "slq_runs", default=3)) * int(arg(args, "slq_steps", default=40))
 
 
-def _hessian(ctx: Context, job: StudyJob, call: Invocation) -> Cost:
+def _hvp_job(ctx: Context, job: StudyJob, call: Invocation, stage: str, hvps: int) -> Cost:
+    """A job of ``stage`` (hessian or curvature) costed by its Hessian-vector products."""
     objective = ctx.study.objective_of(job, call)
-    rate = ctx.rates.hessian(objective, call)
-    hvps = lanczos_hvps(call.args)
+    rate = getattr(ctx.rates, stage)(objective, call)
     return Cost(rate.fixed + hvps * rate.per_unit, f"{objective.kind}, {hvps} HVPs")
+
+
+def _hessian(ctx: Context, job: StudyJob, call: Invocation) -> Cost:
+    return _hvp_job(ctx, job, call, "hessian", lanczos_hvps(call.args))
 
 
 def _curvature(ctx: Context, job: StudyJob, call: Invocation) -> Cost:
-    objective = ctx.study.objective_of(job, call)
-    rate = ctx.rates.curvature(objective, call)
     hvps = curvature_hvps(call.args, _directions_rank(ctx, call))
-    return Cost(rate.fixed + hvps * rate.per_unit, f"{objective.kind}, {hvps} HVPs")
+    return _hvp_job(ctx, job, call, "curvature", hvps)
 
 
 def landscape_points(args) -> int:
