@@ -123,7 +123,8 @@ def curvature_options(wildcards):
     budget = CURVATURE["budgets"].get(wildcards.problem, CURVATURE["budgets"]["models"])
     options = cli_options(budget, ["trace_max_hvps", "trace_min_probes", "slq_runs", "slq_steps"])
     options += cli_options(CURVATURE, ["rel_se_target", "width", "grid_points", "seed"])
-    return options + ([] if CURVATURE["deflate"] else ["--no-deflate"])
+    options += [] if CURVATURE["deflate"] else ["--no-deflate"]
+    return options + (["--per-layer"] if CURVATURE["per_layer"] else [])
 
 
 def curvature_files(files):

@@ -9,6 +9,8 @@ Reproduces Geniesse et al., "Visualizing Loss Functions as Topological Landscape
 - ``hessian_trace(objective)`` — Hutchinson's trace estimate with its standard error.
 - ``spectral_density(objective)`` — the eigenvalue spectral density by stochastic Lanczos
   quadrature: raw nodes and weights per run, and the smoothed density.
+- ``layer_curvature(objective)`` — top eigenvalue and trace (with its standard error) of
+  each parameter tensor's (or module's, or named group's) diagonal Hessian block.
 - ``normalized_directions(objective, vectors)`` — scale directions against θ (layer/filter).
 - ``random_directions(objective, n, seed)`` — filter-normalised random directions.
 - ``direction_between(objective, other_params)`` — the direction to another checkpoint.
@@ -31,6 +33,7 @@ _API = {
     "hessian_eigenpairs": "losstopo.api",
     "hessian_trace": "losstopo.api",
     "spectral_density": "losstopo.api",
+    "layer_curvature": "losstopo.api",
     "landscape_profile": "losstopo.api",
     "merge_tree": "losstopo.api",
     "normalized_directions": "losstopo.api",
@@ -63,6 +66,7 @@ __all__ = [
     "hessian_eigenpairs",
     "hessian_trace",
     "landscape_profile",
+    "layer_curvature",
     "merge_tree",
     "normalized_directions",
     "plot_profile",

@@ -6,6 +6,7 @@ identical numbers for the same inputs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,6 +18,8 @@ from losstopo.hessian.curvature import SpectralDensity, SpectralQuadrature, Trac
 from losstopo.hessian.curvature import hutchinson_trace as _hutchinson_trace
 from losstopo.hessian.curvature import slq as _slq
 from losstopo.hessian.curvature import spectral_density as _smoothed_density
+from losstopo.hessian.layers import LayerCurvature, parameter_groups
+from losstopo.hessian.layers import layer_curvature as _layer_curvature
 from losstopo.hessian.operator import HVPOperator
 from losstopo.hessian.solvers import EigenResult, lanczos, power_iteration
 from losstopo.io.landscape_file import landscape_dataset, landscape_points
@@ -100,6 +103,38 @@ def spectral_density(
     quadrature = _slq(HVPOperator(objective), n_runs=n_runs, steps=steps, seed=seed)
     density = _smoothed_density(quadrature.nodes, quadrature.weights, width=width, n_grid=n_grid)
     return quadrature, density
+
+
+def layer_curvature(
+    objective: Objective,
+    groups: str | Mapping[str, Sequence[str]] | None = None,
+    *,
+    seed: int = 0,
+    probes: int = 30,
+    which: str = "LM",
+    tol: float = 1e-4,
+    max_hvps: int = 200,
+) -> LayerCurvature:
+    """Top eigenvalue and trace of each layer's diagonal Hessian block ``H_ll`` (the Hessian
+    of the loss in that layer's parameters alone): which layers the curvature comes from.
+
+    ``groups``: one per parameter tensor (``None``, ``"tensor"``), one per module
+    (``"module"``: ``0.weight`` and ``0.bias`` form ``0``), or a mapping of group names to
+    parameter names. The eigenvalue is found by Lanczos on ``v ↦ H_ll v`` (``which``, true
+    relative residual ``tol``, at most ``max_hvps`` products per group); the traces by
+    Hutchinson's estimator from ``probes`` full Rademacher probes shared by all groups, the
+    probes :func:`hessian_trace` draws with the same ``seed``: over groups covering every
+    parameter the traces sum to its undeflated estimate."""
+    shapes = {name: tuple(p.shape) for name, p in objective.params.items()}
+    return _layer_curvature(
+        HVPOperator(objective),
+        parameter_groups(shapes, groups),
+        seed=seed,
+        probes=probes,
+        which=which,
+        tol=tol,
+        max_hvps=max_hvps,
+    )
 
 
 def random_directions(

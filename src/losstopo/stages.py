@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # torch and xarray load only in the stages that use them
     import torch
     import xarray as xr
 
+    from losstopo.hessian.layers import LayerCurvature
+    from losstopo.hessian.operator import HVPOperator
     from losstopo.io.netcdf import NetcdfContents
     from losstopo.objective import Objective
 
@@ -182,7 +184,9 @@ def compute_curvature(
     checkpoint's objective as the ``curvature.nc`` dataset, by ``settings`` (or its fields as
     keywords). With ``directions`` (its ``hessian.nc``) the top eigenvalue is recorded and,
     with ``deflate``, the trace inside the span of its eigenvectors is computed exactly and
-    only the rest estimated."""
+    only the rest estimated. With ``per_layer``, each layer's diagonal Hessian block gets its
+    top eigenvalue and trace too (after the whole-Hessian estimates, which it leaves as
+    they are)."""
     import numpy as np
     import torch
 
@@ -255,7 +259,46 @@ def compute_curvature(
     # rounding of zero, where a Ritz node's sign is arbitrary
     tolerance = NEGATIVE_MASS_TOLERANCE * float(np.nanmax(np.abs(quadrature.nodes)))
     mass = negative_mass_bounds(quadrature.nodes, quadrature.weights, tolerance=tolerance)
-    return curvature_dataset(trace, quadrature, density, mass, attrs)
+    layers = _layer_curvature(checkpoint, operator, settings) if settings.per_layer else None
+    return curvature_dataset(trace, quadrature, density, mass, attrs, layers)
+
+
+def _layer_curvature(
+    checkpoint: AnalysedCheckpoint, operator: HVPOperator, settings: CurvatureSettings
+) -> LayerCurvature:
+    """The per-layer curvature of the curvature stage, with a warning per layer whose top
+    eigenpair did not converge within its budget."""
+    from losstopo.hessian.layers import layer_curvature, parameter_groups
+
+    objective = checkpoint.objective
+    shapes = {name: tuple(p.shape) for name, p in objective.params.items()}
+    layers = layer_curvature(
+        operator,
+        parameter_groups(shapes, settings.layer_groups),
+        seed=settings.seed,
+        probes=settings.layer_probes,
+        which=settings.layer_which,
+        tol=settings.layer_tol,
+        max_hvps=settings.layer_max_hvps,
+    )
+    for name, value, residual, converged in zip(
+        layers.names,
+        layers.top_eigenvalues,
+        layers.top_residuals,
+        layers.top_converged,
+        strict=True,
+    ):
+        if not converged:
+            log.warning(
+                "%s: top eigenpair of layer %s (lambda=%.6g) did not converge: residual %.3g "
+                "> tol %.3g",
+                checkpoint.path,
+                name,
+                value,
+                residual,
+                settings.layer_tol,
+            )
+    return layers
 
 
 def _torch_threads() -> int:

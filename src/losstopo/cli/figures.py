@@ -93,6 +93,20 @@ def _cmd_figure_spectral_density(args: argparse.Namespace) -> None:
     common.write_figure(figure, args.out)
 
 
+def _cmd_figure_layer_curvature(args: argparse.Namespace) -> None:
+    from losstopo.io.curvature_file import read_layer_bars
+    from losstopo.plots.layer_curvature import layer_curvature_figure
+
+    n = len(args.curvature)
+    if args.label is not None and len(args.label) != n:
+        raise LosstopoError(f"--label gives {len(args.label)} label(s) for {n} file(s)")
+    labels = args.label or [str(path) for path in args.curvature]
+    files = [
+        read_layer_bars(path, label) for path, label in zip(args.curvature, labels, strict=True)
+    ]
+    common.write_figure(layer_curvature_figure(files, title=args.title), args.out)
+
+
 def _cmd_figure_landscape_2d(args: argparse.Namespace) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
@@ -184,6 +198,15 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     common.add_options(p, ("--columns", int, 3, "panels per row"))
     common.add_figure_output(p, title=True)
     p.set_defaults(func=_cmd_figure_spectral_density)
+
+    p = figsub.add_parser(
+        "layer-curvature",
+        help="trace and top eigenvalue of each layer's Hessian block (curvature --per-layer)",
+    )
+    p.add_argument("curvature", nargs="+", help="curvature.nc files with per-layer curvature")
+    _add_label_list(p, "--label", "legend label of each file", metavar=None)
+    common.add_figure_output(p, title=True)
+    p.set_defaults(func=_cmd_figure_layer_curvature)
 
     p = figsub.add_parser("landscape-2d", help="filled contours of a 2-D landscape")
     p.add_argument("landscape", help="a 2-D landscape.nc")

@@ -3,7 +3,10 @@
 The raw numbers are stored so that everything can be recomputed: every Hutchinson sample
 ``zᵀHz``, and the SLQ quadrature nodes and weights of every run (one row per run, NaN-padded
 where a run found an invariant subspace early). The smoothed density on its grid is stored
-beside them for plotting; its kernel width and grid say how it was made.
+beside them for plotting; its kernel width and grid say how it was made. A file computed
+with per-layer curvature also holds, over its ``layer`` dimension (coordinate: the layer
+names), each layer's top eigenvalue and trace of its diagonal Hessian block, with the
+trace's samples; a file without has no ``layer`` dimension at all.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from losstopo.errors import LosstopoError
 from losstopo.io.netcdf import open_checked, write_dataset_atomic
 
 if TYPE_CHECKING:
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
         SpectralQuadrature,
         TraceEstimate,
     )
+    from losstopo.hessian.layers import LayerCurvature
 
 VARIABLES = ["trace_samples", "slq_nodes", "slq_weights", "esd_grid", "esd_density"]
 
@@ -35,11 +40,13 @@ def curvature_dataset(
     density: SpectralDensity,
     negative_mass: NegativeMass,
     attrs: dict[str, Any],
+    layers: LayerCurvature | None = None,
 ) -> xr.Dataset:
-    """The trace estimate with its samples, the SLQ nodes and weights, and the smoothed ESD."""
+    """The trace estimate with its samples, the SLQ nodes and weights, and the smoothed ESD;
+    with ``layers``, the per-layer curvature too."""
     import xarray as xr
 
-    return xr.Dataset(
+    dataset = xr.Dataset(
         {
             "trace_samples": (
                 "probe",
@@ -88,6 +95,67 @@ def curvature_dataset(
             **attrs,
         },
     )
+    return dataset if layers is None else with_layers(dataset, layers)
+
+
+LAYER_VARIABLES = ["layer_size", "layer_top_eigenvalue", "layer_trace", "layer_trace_se"]
+
+
+def with_layers(dataset: xr.Dataset, layers: LayerCurvature) -> xr.Dataset:
+    """``dataset`` with the per-layer curvature over a ``layer`` dimension."""
+    names = np.array(layers.names, dtype=object)
+    variables = {
+        "layer_parameters": (
+            "layer",
+            np.array([",".join(group) for group in layers.parameters], dtype=object),
+            {"long_name": "parameter tensors of each layer (comma-separated)"},
+        ),
+        "layer_size": ("layer", layers.sizes, {"long_name": "parameters of each layer"}),
+        "layer_top_eigenvalue": (
+            "layer",
+            layers.top_eigenvalues,
+            {"long_name": f"top eigenvalue (which={layers.which}) of the layer's Hessian block"},
+        ),
+        "layer_top_residual": (
+            "layer",
+            layers.top_residuals,
+            {"long_name": "true relative residual ||H_ll v - l v|| / |l| of the top pair"},
+        ),
+        "layer_top_converged": (
+            "layer",
+            layers.top_converged.astype(np.int8),
+            {"long_name": "1 where the top pair's residual is within layer_tol"},
+        ),
+        "layer_top_n_hvps": (
+            "layer",
+            layers.top_n_hvps,
+            {"long_name": "Hessian-vector products of the layer's Lanczos run"},
+        ),
+        "layer_trace": (
+            "layer",
+            layers.traces,
+            {"long_name": "Hutchinson estimate of the trace of the layer's Hessian block"},
+        ),
+        "layer_trace_se": (
+            "layer",
+            layers.trace_standard_errors,
+            {"long_name": "standard error of layer_trace"},
+        ),
+        "layer_trace_samples": (
+            ("layer_probe", "layer"),
+            layers.trace_samples,
+            {"long_name": "z_l^T (H z)_l per shared Rademacher probe z and layer l"},
+        ),
+    }
+    named = dataset.assign_coords(layer=("layer", names, {"long_name": "layer name"}))
+    merged = named.assign(variables)
+    merged.attrs.update(
+        layer_n_probes=layers.n_probes,
+        layer_n_hvps=layers.n_hvps,
+        layer_seconds=layers.seconds,
+        layer_seed=layers.seed,
+    )
+    return merged
 
 
 # curvature.nc needs no more than every netCDF file: an atomic write of its dataset
@@ -146,3 +214,51 @@ def curvature_summary(attrs: dict[str, Any]) -> dict[str, float]:
 
 def empty_summary() -> dict[str, float]:
     return dict.fromkeys(SUMMARY_COLUMNS, np.nan)
+
+
+def has_layers(dataset: xr.Dataset) -> bool:
+    """Whether a ``curvature.nc`` holds per-layer curvature."""
+    return "layer" in dataset.sizes and all(name in dataset for name in LAYER_VARIABLES)
+
+
+@dataclass
+class LayerBars:
+    """One file's per-layer curvature, for the per-layer figure."""
+
+    label: str
+    names: list[str]
+    sizes: np.ndarray
+    top_eigenvalues: np.ndarray
+    traces: np.ndarray
+    trace_se: np.ndarray
+
+
+def read_layer_bars(path: str | Path, label: str) -> LayerBars:
+    """The per-layer curvature of a ``curvature.nc``, or one line saying it has none."""
+    dataset = read_curvature(path)
+    if not has_layers(dataset):
+        raise LosstopoError(
+            f"curvature file {path} has no per-layer curvature (compute it with "
+            "losstopo curvature --per-layer)"
+        )
+    return LayerBars(
+        label=label,
+        names=[str(name) for name in dataset["layer"].values],
+        sizes=dataset["layer_size"].values,
+        top_eigenvalues=dataset["layer_top_eigenvalue"].values,
+        traces=dataset["layer_trace"].values,
+        trace_se=dataset["layer_trace_se"].values,
+    )
+
+
+def layer_columns(dataset: xr.Dataset) -> dict[str, float]:
+    """Table columns of a file's per-layer curvature (``layer_trace:NAME``,
+    ``layer_trace_se:NAME``, ``layer_top_eigenvalue:NAME``); none for a file without."""
+    if not has_layers(dataset):
+        return {}
+    columns: dict[str, float] = {}
+    names = [str(name) for name in dataset["layer"].values]
+    for variable in ("layer_trace", "layer_trace_se", "layer_top_eigenvalue"):
+        values = dataset[variable].values
+        columns.update({f"{variable}:{n}": float(v) for n, v in zip(names, values, strict=True)})
+    return columns

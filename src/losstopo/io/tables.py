@@ -185,16 +185,17 @@ def _json_attr(attrs: dict, key: str, path: Path, kind: type = dict) -> Any:
 
 def _curvature_columns(path: Path) -> dict[str, float]:
     """Trace, its standard error and the ESD's negative mass from the ``curvature.nc`` of
-    the same checkpoint directory (NaN when the checkpoint has none)."""
+    the same checkpoint directory (NaN when the checkpoint has none), and the per-layer
+    traces, their standard errors and top eigenvalues where the file has them."""
     import xarray as xr
 
-    from losstopo.io.curvature_file import curvature_summary, empty_summary
+    from losstopo.io.curvature_file import curvature_summary, empty_summary, layer_columns
 
     if not path.is_file():
         return empty_summary()
     try:
         with xr.open_dataset(path) as dataset:
-            return curvature_summary(dict(dataset.attrs))
+            return {**curvature_summary(dict(dataset.attrs)), **layer_columns(dataset)}
     except (OSError, ValueError, KeyError) as exc:
         raise LosstopoError(f"{path} is not a readable curvature file: {exc}") from None
 
