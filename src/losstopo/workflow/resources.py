@@ -180,11 +180,11 @@ def configured_limit(global_resources: Mapping[str, Any], name: str) -> int | No
 def rule_memory(rule: str, study: Any, global_resources: Mapping[str, Any]) -> Callable:
     """The ``mem_mb`` resource of ``rule`` (a function of a job's wildcards and attempt).
 
-    When the node's memory is given (``--resources mem_mb=N``), every configured job of the
-    rule is checked against it here, as the workflow is read: one that needs more stops the
-    run with a message naming the rule, its request and the node, instead of waiting for a
-    node that no cluster has. Inside a cluster job (``SLURM_JOB_ID`` set) ``--resources`` is
-    that job's own request, so the check is left to the submitting run.
+    When the node is given (``--resources mem_mb=N gpu=N`` of a site profile), every
+    configured job of the rule is checked against it here, as the workflow is read: one that
+    needs more memory or GPUs stops the run with a message naming the rule, its request and
+    the node, instead of waiting for a node that no cluster has. Inside a cluster job
+    (``SLURM_JOB_ID`` set) the submitting run has checked it already.
     """
     node = Node(
         cpus=configured_limit(global_resources, "_cores"),
@@ -192,7 +192,7 @@ def rule_memory(rule: str, study: Any, global_resources: Mapping[str, Any]) -> C
         gpus=configured_limit(global_resources, "gpu"),
     )
     if (node.mem_mb, node.gpus) != (None, None) and "SLURM_JOB_ID" not in os.environ:
-        rows = [row for row in planned_jobs(study.config, study) if row.rule == rule]
+        rows = [row for row in planned_jobs(study) if row.rule == rule]
         errors = oversized(rows, node)
         if errors:
             raise ValueError(errors[0])
@@ -229,8 +229,9 @@ def _trees(study: Any) -> list[dict[str, str]]:
     return [m.groupdict() for m in matches if m]
 
 
-def planned_jobs(config: Mapping[str, Any], study: Any) -> list[PlannedJobs]:
+def planned_jobs(study: Any) -> list[PlannedJobs]:
     """Every kind of cluster job of the study with its request and how many there are."""
+    config = study.config
     rows: list[PlannedJobs] = []
     gpu_stages = set(config.get("gpu_stages") or [])
 
