@@ -45,6 +45,7 @@ from snakemake.utils import validate
 from losstopo.workflow.config_file import check_schema
 from losstopo.workflow.figure_specs import cli_options, package_sources
 from losstopo.workflow.paths import ANALYSIS_DIR, LANDSCAPE_FILE, TILE_FILE, TOPOLOGY_FILE
+from losstopo.workflow.paths import export_dir
 from losstopo.workflow.plan_checks import check_plan
 from losstopo.workflow.sampling import tiled_dims, untiled_dims
 from losstopo.workflow.study import Study

@@ -1,6 +1,6 @@
 # Topology tables: one generic rule over every table of merge-tree summaries that a problem
 # plans (the PINN summary and extent study, the UNet checkpoints, each of your models), all
-# written by `losstopo topology-table`.
+# written by `losstopo topology-table`; with config export.vtk, each merge tree's VTK files.
 
 rule topology_table:
     input:
@@ -21,3 +21,18 @@ rule topology_table:
     shell:
         "python -m losstopo topology-table {input.topology:q} {params.options:q}"
         " --out {output:q} > {log:q} 2>&1"
+
+
+rule export:
+    input:
+        landscape=LANDSCAPE,
+        topology=f"{ANALYSIS_DIR}/{TOPOLOGY_FILE}",
+    output:
+        directory(export_dir(f"{ANALYSIS_DIR}/{TOPOLOGY_FILE}")),
+    log:
+        logs("export", f"{LANDSCAPE_NAME}_{{connectivity}}"),
+    conda:
+        "../envs/topology.yaml"
+    shell:
+        "mkdir -p {output:q} && python -m losstopo export {input.landscape:q}"
+        " --topology {input.topology:q} --out {output:q}/landscape > {log:q} 2>&1"

@@ -33,12 +33,13 @@ def _snakemake(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-def _config(tmp_path: Path, toy: dict) -> Path:
+def _config(tmp_path: Path, toy: dict, export: bool = False) -> Path:
     config = {
         "pinn": {"enabled": False},
         "unet": {"enabled": False},
         "problem_modules": [str(TOY)],
         "toy": toy,
+        "export": {"vtk": export},
     }
     path = tmp_path / "toy.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -92,10 +93,10 @@ def test_a_third_problem_trains_and_is_analysed_through_the_generic_rules(tmp_pa
     table and both its figures come from the rules every problem shares; its numbers are
     those of its objective evaluated directly (loss at θ; top eigenvalue of the dense
     Hessian of a hand-written loss)."""
-    path = _config(tmp_path, {"seeds": [0, 1], "iterations": 30})
+    path = _config(tmp_path, {"seeds": [0, 1], "iterations": 30}, export=True)
     dry = _snakemake(["-n", "--configfile", str(REPO / "config.yaml"), str(path)], tmp_path)
     assert dry.returncode == 0, dry.stderr[-3000:]
-    stages = ["train_toy", "hessian", "curvature", "landscape", "topology", "figure"]
+    stages = ["train_toy", "hessian", "curvature", "landscape", "topology", "export", "figure"]
     assert _planned(dry) == sorted(["all", "topology_table", *stages * 2])
 
     run = _snakemake(
@@ -137,6 +138,15 @@ def test_a_third_problem_trains_and_is_analysed_through_the_generic_rules(tmp_pa
     assert landscape["loss"].shape == (5, 5)
     for name in ("toy_profiles", "toy_topology_vs_loss"):
         assert (tmp_path / f"results/figures/{name}.png").is_file()
+    # the VTK export beside the merge tree: its skeleton holds the tree's nodes (meshio)
+    import meshio
+
+    vtk = tmp_path / "results/toy/seed0/model/vtk/landscape_2d_d0.5_full"
+    assert (vtk / "landscape.vti").is_file()
+    skeleton = meshio.read(vtk / "landscape_tree.vtu")
+    with xr.open_dataset(tmp_path / "results/toy/seed0/model/topology_2d_d0.5_full.nc") as tree:
+        values = np.sort(tree["node_value"].values)
+    np.testing.assert_allclose(np.sort(skeleton.point_data["value"].ravel()), values)
 
 
 @pytest.mark.workflow

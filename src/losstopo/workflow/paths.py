@@ -66,6 +66,13 @@ def landscape_file(directory: str, dims: int, distance: str) -> str:
     return f"{directory}/{LANDSCAPE_FILE.format(dims=dims, distance=distance)}"
 
 
+def export_dir(topology_path: str) -> str:
+    """Where ``losstopo export`` writes a merge tree's landscape and skeleton as VTK files:
+    ``vtk/landscape_<dims>d_d<distance>_<connectivity>`` beside the tree."""
+    directory, name = topology_path.rsplit("/", 1)
+    return f"{directory}/vtk/{name.removesuffix('.nc').replace('topology', 'landscape', 1)}"
+
+
 def topology_file(directory: str, dims: int, distance: str, connectivity: str) -> str:
     """The merge tree of :func:`landscape_file` on one connectivity."""
     name = TOPOLOGY_FILE.format(dims=dims, distance=distance, connectivity=connectivity)

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from losstopo.registry import Registry
 from losstopo.workflow.analysis_settings import AnalysisSettings
 from losstopo.workflow.figure_specs import FigureSpec
+from losstopo.workflow.paths import export_dir
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,9 @@ class Study:
             outputs += problem.targets(self.config)
             outputs += [f"results/tables/{name}.csv" for name in problem.tables(self.config)]
             outputs += [f"results/figures/{name}.png" for name in problem.figures(self.config)]
+        if self.config.get("export", {}).get("vtk"):
+            files = [f for table in self.tables().values() for f in table.files]
+            outputs += [export_dir(f) for f in files]
         return list(dict.fromkeys(outputs))
 
     def with_curvature(self, directory: str) -> bool:
