@@ -18,7 +18,7 @@ from losstopo.hessian.curvature import SpectralDensity, SpectralQuadrature, Trac
 from losstopo.hessian.curvature import hutchinson_trace as _hutchinson_trace
 from losstopo.hessian.curvature import slq as _slq
 from losstopo.hessian.curvature import spectral_density as _smoothed_density
-from losstopo.hessian.layers import LayerCurvature, parameter_groups
+from losstopo.hessian.layers import LayerCurvature, LayerSearch, parameter_groups
 from losstopo.hessian.layers import layer_curvature as _layer_curvature
 from losstopo.hessian.operator import HVPOperator
 from losstopo.hessian.solvers import EigenResult, lanczos, power_iteration
@@ -126,15 +126,8 @@ def layer_curvature(
     probes :func:`hessian_trace` draws with the same ``seed``: over groups covering every
     parameter the traces sum to its undeflated estimate."""
     shapes = {name: tuple(p.shape) for name, p in objective.params.items()}
-    return _layer_curvature(
-        HVPOperator(objective),
-        parameter_groups(shapes, groups),
-        seed=seed,
-        probes=probes,
-        which=which,
-        tol=tol,
-        max_hvps=max_hvps,
-    )
+    search = LayerSearch(seed, probes, which, tol, max_hvps)
+    return _layer_curvature(HVPOperator(objective), parameter_groups(shapes, groups), search)
 
 
 def random_directions(

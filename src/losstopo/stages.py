@@ -268,19 +268,18 @@ def _layer_curvature(
 ) -> LayerCurvature:
     """The per-layer curvature of the curvature stage, with a warning per layer whose top
     eigenpair did not converge within its budget."""
-    from losstopo.hessian.layers import layer_curvature, parameter_groups
+    from losstopo.hessian.layers import LayerSearch, layer_curvature, parameter_groups
 
     objective = checkpoint.objective
     shapes = {name: tuple(p.shape) for name, p in objective.params.items()}
-    layers = layer_curvature(
-        operator,
-        parameter_groups(shapes, settings.layer_groups),
-        seed=settings.seed,
-        probes=settings.layer_probes,
-        which=settings.layer_which,
-        tol=settings.layer_tol,
-        max_hvps=settings.layer_max_hvps,
+    search = LayerSearch(
+        settings.seed,
+        settings.layer_probes,
+        settings.layer_which,
+        settings.layer_tol,
+        settings.layer_max_hvps,
     )
+    layers = layer_curvature(operator, parameter_groups(shapes, settings.layer_groups), search)
     for name, value, residual, converged in zip(
         layers.names,
         layers.top_eigenvalues,

@@ -135,6 +135,18 @@ def _cmd_figure_landscape_2d(args: argparse.Namespace) -> None:
     common.write_figure(fig, args.out)
 
 
+def _curvature_figure(
+    figsub: argparse._SubParsersAction, name: str, help: str, labels: dict[str, str]
+) -> argparse.ArgumentParser:
+    """A figure of curvature.nc files, with a label list per file for each of ``labels``."""
+    p = figsub.add_parser(name, help=help)
+    p.add_argument("curvature", nargs="+", help="curvature.nc files")
+    for flag, text in labels.items():
+        _add_label_list(p, flag, text, metavar=None)
+    common.add_figure_output(p, title=True)
+    return p
+
+
 def _add_label_list(
     parser: argparse.ArgumentParser, flag: str, help: str, metavar: str | None = "TEXT"
 ) -> None:
@@ -188,24 +200,21 @@ def register(sub: argparse._SubParsersAction, figsub: argparse._SubParsersAction
     common.add_figure_output(p, title=True)
     p.set_defaults(func=_cmd_figure_profiles)
 
-    p = figsub.add_parser(
+    p = _curvature_figure(
+        figsub,
         "spectral-density",
-        help="eigenvalue spectral densities of curvature.nc files, grouped into panels",
+        "eigenvalue spectral densities of curvature.nc files, grouped into panels",
+        {"--panel": "panel of each file (a label)", "--curve": "legend label of each file"},
     )
-    p.add_argument("curvature", nargs="+", help="curvature.nc files")
-    _add_label_list(p, "--panel", "panel of each file (a label)", metavar=None)
-    _add_label_list(p, "--curve", "legend label of each file", metavar=None)
     common.add_options(p, ("--columns", int, 3, "panels per row"))
-    common.add_figure_output(p, title=True)
     p.set_defaults(func=_cmd_figure_spectral_density)
 
-    p = figsub.add_parser(
+    p = _curvature_figure(
+        figsub,
         "layer-curvature",
-        help="trace and top eigenvalue of each layer's Hessian block (curvature --per-layer)",
+        "trace and top eigenvalue of each layer's Hessian block (curvature --per-layer)",
+        {"--label": "legend label of each file"},
     )
-    p.add_argument("curvature", nargs="+", help="curvature.nc files with per-layer curvature")
-    _add_label_list(p, "--label", "legend label of each file", metavar=None)
-    common.add_figure_output(p, title=True)
     p.set_defaults(func=_cmd_figure_layer_curvature)
 
     p = figsub.add_parser("landscape-2d", help="filled contours of a 2-D landscape")

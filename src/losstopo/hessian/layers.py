@@ -148,8 +148,34 @@ class BlockTraces:
     seed: int
 
 
+@dataclass(frozen=True)
+class LayerSearch:
+    """How every block is measured: its top eigenpair by Lanczos (``which``, true relative
+    residual ``tol``, at most ``max_hvps`` products, start vector of ``seed``), and its trace
+    from ``probes`` Rademacher probes of ``seed`` shared by all blocks."""
+
+    seed: int = 0
+    probes: int = 30
+    which: str = "LM"
+    tol: float = 1e-4
+    max_hvps: int = 200
+
+    def __post_init__(self) -> None:
+        faults = [
+            (self.which not in WHICH, f"which must be one of {', '.join(WHICH)}"),
+            (not (math.isfinite(self.tol) and self.tol > 0), "tol must be a finite number > 0"),
+            (self.max_hvps < 1, "max_hvps must be >= 1"),
+            (self.seed < 0, "seed must be >= 0"),
+            (self.probes < 2, "probes must be >= 2 (a standard error needs two)"),
+        ]
+        names = ("which", "tol", "max_hvps", "seed", "probes")
+        for (failed, rule), name in zip(faults, names, strict=True):
+            if failed:
+                raise LosstopoError(f"{rule}, got {getattr(self, name)!r}")
+
+
 def block_traces(
-    operator: LinearOperator, groups: Sequence[ParameterGroup], *, seed: int, probes: int
+    operator: LinearOperator, groups: Sequence[ParameterGroup], search: LayerSearch
 ) -> BlockTraces:
     """Every group's ``tr(H_ll)`` from ``probes`` full Rademacher probes (one product each).
 
@@ -158,8 +184,7 @@ def block_traces(
     function's sample of the probe. A fixed number of probes keeps every estimate unbiased
     (a stopping rule on one block's error would bias the others).
     """
-    if probes < 2:
-        raise LosstopoError(f"probes must be >= 2 (a standard error needs two), got {probes}")
+    seed, probes = search.seed, search.probes
     generator = torch.Generator().manual_seed(seed)
     samples = np.zeros((probes, len(groups)))
     indices = [group.index.to(operator.device) for group in groups]
@@ -177,13 +202,7 @@ def block_traces(
 
 
 def block_top_eigenpair(
-    operator: LinearOperator,
-    group: ParameterGroup,
-    *,
-    which: str = "LM",
-    tol: float = 1e-4,
-    max_hvps: int = 200,
-    seed: int = 0,
+    operator: LinearOperator, group: ParameterGroup, search: LayerSearch
 ) -> EigenResult:
     """The top eigenpair of one group's block by thick-restart Lanczos on
     :class:`BlockOperator` (a block of one coordinate is its single entry, one product)."""
@@ -200,11 +219,13 @@ def block_top_eigenpair(
             n_hvp=block.count,
             seconds=time.perf_counter() - start,
             method="lanczos",
-            which=which,
-            tol=tol,
+            which=search.which,
+            tol=search.tol,
             extra={"hvp_mode": block.mode},
         )
-    return lanczos(block, 1, which, tol, max_hvps, seed, show_progress=False)
+    return lanczos(
+        block, 1, search.which, search.tol, search.max_hvps, search.seed, show_progress=False
+    )
 
 
 @dataclass
@@ -221,12 +242,17 @@ class LayerCurvature:
     traces: np.ndarray
     trace_standard_errors: np.ndarray
     trace_samples: np.ndarray  # (probes, groups)
-    seed: int
-    which: str
-    tol: float
-    max_hvps: int
+    search: LayerSearch  # how the blocks were measured
     n_hvps: int  # all products: the probes and every Lanczos run
     seconds: float
+
+    @property
+    def seed(self) -> int:
+        return self.search.seed
+
+    @property
+    def which(self) -> str:
+        return self.search.which
 
     @property
     def n_probes(self) -> int:
@@ -234,35 +260,15 @@ class LayerCurvature:
 
 
 def layer_curvature(
-    operator: LinearOperator,
-    groups: Sequence[ParameterGroup],
-    *,
-    seed: int = 0,
-    probes: int = 30,
-    which: str = "LM",
-    tol: float = 1e-4,
-    max_hvps: int = 200,
+    operator: LinearOperator, groups: Sequence[ParameterGroup], search: LayerSearch
 ) -> LayerCurvature:
-    """Top eigenvalue (Lanczos, ``which``, relative residual ``tol``, ``max_hvps`` products
-    per group, start vector of ``seed``) and trace (``probes`` shared Rademacher probes of
-    ``seed``) of each group's diagonal Hessian block. Costs ``probes`` products plus each
-    group's Lanczos run."""
+    """Top eigenvalue and trace of each group's diagonal Hessian block, measured as
+    ``search`` says. Costs ``search.probes`` products plus each group's Lanczos run."""
     if not groups:
         raise LosstopoError("no parameter groups given")
-    if which not in WHICH:
-        raise LosstopoError(f"which must be one of {', '.join(WHICH)}, got {which!r}")
-    if not (math.isfinite(tol) and tol > 0):
-        raise LosstopoError(f"tol must be a finite number > 0, got {tol}")
-    if max_hvps < 1:
-        raise LosstopoError(f"max_hvps must be >= 1, got {max_hvps}")
-    if seed < 0:
-        raise LosstopoError(f"seed must be >= 0, got {seed}")
     start = time.perf_counter()
-    traces = block_traces(operator, groups, seed=seed, probes=probes)
-    pairs = [
-        block_top_eigenpair(operator, group, which=which, tol=tol, max_hvps=max_hvps, seed=seed)
-        for group in groups
-    ]
+    traces = block_traces(operator, groups, search)
+    pairs = [block_top_eigenpair(operator, group, search) for group in groups]
     lanczos_hvps = np.array([pair.n_hvp for pair in pairs], dtype=np.int64)
     return LayerCurvature(
         names=[group.name for group in groups],
@@ -275,10 +281,7 @@ def layer_curvature(
         traces=traces.estimates,
         trace_standard_errors=traces.standard_errors,
         trace_samples=traces.samples,
-        seed=seed,
-        which=which,
-        tol=tol,
-        max_hvps=max_hvps,
-        n_hvps=probes + int(lanczos_hvps.sum()),
+        search=search,
+        n_hvps=search.probes + int(lanczos_hvps.sum()),
         seconds=time.perf_counter() - start,
     )
