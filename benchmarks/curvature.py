@@ -35,9 +35,9 @@ from losstopo.hessian.curvature import (
 )
 from losstopo.hessian.operator import HVPOperator
 from losstopo.hessian.solvers import lanczos, start_vector
-from losstopo.io.checkpoint import load_objective
 from losstopo.problems.convection.config import PINNConfig
 from losstopo.problems.convection.training import write_pinn_run
+from losstopo.problems.loading import load_objective
 
 
 def default_checkpoint(directory: Path) -> Path:

@@ -19,9 +19,9 @@ import torch
 
 from losstopo.hessian.operator import HVPOperator
 from losstopo.hessian.solvers import lanczos, power_iteration, start_vector
-from losstopo.io.checkpoint import load_objective
 from losstopo.problems.convection.config import PINNConfig
 from losstopo.problems.convection.training import write_pinn_run
+from losstopo.problems.loading import load_objective
 
 
 def default_checkpoint(directory: Path) -> Path:

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from losstopo.io.checkpoint import load_objective
 from losstopo.landscape.directions import normalize_direction
 from losstopo.landscape.evaluation import LandscapeEvaluator, choose_chunk_size
 from losstopo.landscape.grid import grid_alphas, grid_axes
 from losstopo.problems.convection.config import PINNConfig
 from losstopo.problems.convection.training import write_pinn_run
+from losstopo.problems.loading import load_objective
 
 
 def directions_for(objective, dims: int, seed: int = 0) -> torch.Tensor:

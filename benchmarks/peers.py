@@ -35,12 +35,12 @@ import torch
 from losstopo import api
 from losstopo.hessian.operator import HVPOperator
 from losstopo.hessian.solvers import lanczos
-from losstopo.io.checkpoint import load_objective
 from losstopo.landscape.evaluation import choose_chunk_size
 from losstopo.objective import Objective
 from losstopo.problems.convection.config import PINNConfig
 from losstopo.problems.convection.physics import make_data
 from losstopo.problems.convection.training import write_pinn_run
+from losstopo.problems.loading import load_objective
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_VENV = HERE / ".peers-venv"

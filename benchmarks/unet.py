@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from losstopo.api import hessian_eigenpairs, normalized_directions
-from losstopo.io.checkpoint import load_objective
 from losstopo.landscape.evaluation import LandscapeEvaluator
 from losstopo.landscape.grid import grid_alphas, grid_axes
+from losstopo.problems.loading import load_objective
 from losstopo.problems.segmentation.config import UNetConfig
 from losstopo.problems.segmentation.crf import MeanFieldCRF
 from losstopo.problems.segmentation.synthetic_pets import make_synthetic_pets

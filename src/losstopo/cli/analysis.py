@@ -17,10 +17,11 @@ from losstopo.settings.cli import add_settings, settings_from_args
 
 def _analysed_checkpoint(args: argparse.Namespace):
     """The checkpoint and its objective (through its problem or the --objective factory)."""
-    from losstopo.runtime import resolve_device, resolve_dtype, set_threads
+    from losstopo.runtime import keep_freed_memory, resolve_device, resolve_dtype, set_threads
     from losstopo.stages import load_analysed_checkpoint
 
     set_threads(args.threads)
+    keep_freed_memory()
     return load_analysed_checkpoint(
         args.checkpoint,
         device=resolve_device(args.device),

@@ -272,11 +272,12 @@ def prepare_run(args: argparse.Namespace) -> tuple[Path, torch.device]:
     """Before a training run: the (writable) run directory ``--out``, the thread count set,
     and the device resolved."""
     from losstopo.io.atomic import ensure_writable_dir
-    from losstopo.runtime import resolve_device, set_threads
+    from losstopo.runtime import keep_freed_memory, resolve_device, set_threads
 
     out = Path(args.out)
     ensure_writable_dir(out)
     set_threads(args.threads)
+    keep_freed_memory()
     return out, resolve_device(args.device)
 
 

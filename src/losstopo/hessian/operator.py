@@ -51,7 +51,8 @@ class HVPOperator:
         self._pullback: Callable | None = None
         self._graph: tuple[list[torch.Tensor], tuple[torch.Tensor, ...]] | None = None
 
-    def _autograd_hvp(self, tangent: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def _gradient_graph(self) -> tuple[list[torch.Tensor], tuple[torch.Tensor, ...]]:
+        """The leaves θ and the gradient built on them with ``create_graph=True``, once."""
         if self._graph is None:
             with torch.enable_grad():
                 leaves = {
@@ -61,7 +62,26 @@ class HVPOperator:
                 loss = self.objective.loss_fn(leaves)
                 grads = torch.autograd.grad(loss, list(leaves.values()), create_graph=True)
             self._graph = (list(leaves.values()), grads)
-        leaves, grads = self._graph
+        return self._graph
+
+    def gradient(self) -> torch.Tensor:
+        """∇L(θ) as a flat vector. In the retained-graph mode it is the gradient the products
+        differentiate (no second forward and backward pass, and no ``torch.func``, whose
+        first call imports the compiler stack: 1.3 s of a short landscape job)."""
+        if self.mode == AUTOGRAD:
+            try:
+                _, grads = self._gradient_graph()
+            except RuntimeError:
+                if self._requested == "autograd":
+                    raise
+            else:
+                return self.objective.flatten(
+                    dict(zip(self.objective.params, grads, strict=True))
+                ).detach()
+        return self.objective.flatten(self._grad(self.objective.params)).detach()
+
+    def _autograd_hvp(self, tangent: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        leaves, grads = self._gradient_graph()
         with torch.enable_grad():
             hv = torch.autograd.grad(
                 grads,

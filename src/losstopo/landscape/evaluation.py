@@ -10,7 +10,9 @@ explicit array of displacements (``evaluate_alphas``), which is how scattered sa
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -66,6 +68,25 @@ def choose_chunk_size(
     return int(max(1, min(n_points, chunk)))
 
 
+def stacked(fn: Callable[[torch.Tensor], Any]) -> Callable[[torch.Tensor], Any]:
+    """``fn`` of one flat point, applied to a stack of points (M × P): ``vmap`` for several,
+    a direct call for one. A chunk holds one point when one evaluation's activations fill the
+    cache budget (a conv net on a batch of images); there ``vmap`` only adds work (a grouped
+    convolution of one group, and memory-format conversions around it) and the direct call
+    keeps the model's own layout (e.g. channels-last activations)."""
+    batched = vmap(fn)
+
+    def call(points: torch.Tensor) -> Any:
+        if points.shape[0] != 1:
+            return batched(points)
+        out = fn(points[0])
+        if isinstance(out, tuple):
+            return tuple(value.unsqueeze(0) for value in out)
+        return out.unsqueeze(0)
+
+    return call
+
+
 @dataclass
 class LandscapeEvaluator:
     """Evaluates the objective at θ + α·D for many α at once (or one by one, as reference)."""
@@ -78,14 +99,14 @@ class LandscapeEvaluator:
         self.directions = self.directions.to(dtype=self.theta.dtype, device=self.theta.device)
         loss_fn = self.objective.loss_fn
         unflatten = self.objective.unflatten
-        self._batched = self.objective.batched_loss_fn or vmap(
+        self._batched = self.objective.batched_loss_fn or stacked(
             lambda point: loss_fn(unflatten(point))
         )
         subspace = self.objective.subspace_loss_fn
         self._along = None if subspace is None else subspace(self.theta, self.directions)
         evaluate_fn = self.objective.evaluate_fn
         self._batched_pair = (
-            None if evaluate_fn is None else vmap(lambda point: evaluate_fn(unflatten(point)))
+            None if evaluate_fn is None else stacked(lambda point: evaluate_fn(unflatten(point)))
         )
 
     @property

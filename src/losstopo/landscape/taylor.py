@@ -37,16 +37,14 @@ class TaylorTerms:
 def taylor_terms(objective: Objective, directions: torch.Tensor) -> TaylorTerms:
     """g and K along the rows of ``directions`` (n × P, already normalised) by one exact
     gradient and n exact Hessian-vector products, in the objective's precision."""
-    from torch.func import grad
-
     from losstopo.hessian.operator import HVPOperator
 
     theta = objective.theta()
     rows = directions.to(dtype=theta.dtype, device=theta.device)
     with torch.no_grad():
         center_loss = float(objective())
-    gradient = objective.flatten(grad(objective.loss_fn)(objective.params)).detach()
     operator = HVPOperator(objective)
+    gradient = operator.gradient()
     products = torch.stack([operator(row) for row in rows])
     d = rows.double()
     g = (d @ gradient.double()).cpu().numpy()

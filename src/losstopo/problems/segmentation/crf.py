@@ -159,6 +159,9 @@ class MeanFieldCRF(nn.Module):
         if self.bilateral and image is None:
             raise ValueError("the bilateral CRF term needs the input image")
         bilateral_weights = self._bilateral_weights(image) if self.bilateral else None
+        # the mean-field steps filter along H and W with matrix products and reduce over
+        # classes: on contiguous NCHW maps (the UNet may hand over channels-last logits)
+        unary = unary.contiguous()
         logits = unary
         for _ in range(self.iterations):
             q = torch.softmax(logits, dim=1)

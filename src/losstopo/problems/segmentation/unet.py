@@ -49,6 +49,17 @@ class ConvBlock(nn.Module):
         x = self.bn1(F.relu(self.conv1(x)))
         return self.bn2(F.relu(self.conv2(x)))
 
+    def forward_concatenated(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        """The block on ``cat([first, second])`` along channels, without building it: the
+        first convolution is split by input channels into two convolutions summed (the same
+        sum in another order). On channels-last maps the concatenation is a strided copy as
+        slow as a convolution of the decoder's finest level."""
+        weight, split = self.conv1.weight, first.shape[1]
+        x = F.conv2d(first, weight[:, :split], self.conv1.bias, padding=1)
+        x = x + F.conv2d(second, weight[:, split:], None, padding=1)
+        x = self.bn1(F.relu(x))
+        return self.bn2(F.relu(self.conv2(x)))
+
 
 def upsample_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """Bilinear ×2; to ``like``'s exact size when the input side was odd at this level.
@@ -103,7 +114,7 @@ class UNet(nn.Module):
             x = encoder(x)
             skips.append(x)
         for decoder, skip in zip(self.decoders, reversed(skips[:-1]), strict=True):
-            x = decoder(torch.cat([upsample_to(x, skip), skip], dim=1))
+            x = decoder.forward_concatenated(upsample_to(x, skip), skip)
         return self.head(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
