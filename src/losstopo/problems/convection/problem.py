@@ -52,7 +52,11 @@ class ConvectionProblem:
         params = {name: p.detach().clone() for name, p in model.named_parameters()}
 
         def loss_fn(p: Params) -> torch.Tensor:
-            return loss_terms(lambda xt: functional_call(model, p, (xt,)), data)["loss"]
+            return loss_terms(
+                lambda xt: functional_call(model, p, (xt,)),
+                data,
+                lambda xt, tangent: functional_call(model, p, (xt, tangent)),
+            )["loss"]
 
         batched = along = None
         if config.activation == "tanh":

@@ -43,7 +43,7 @@ def train(config: PINNConfig, seed: int, device: torch.device) -> PINNRun:
     data = make_data(config.beta, config.n_f, config.collocation_seed, dtype, device)
 
     def loss() -> torch.Tensor:
-        return loss_terms(model, data)["loss"]
+        return loss_terms(model, data, model)["loss"]
 
     runner = run_lbfgs if config.optimizer == "lbfgs" else run_adam
     outcome = runner(model.parameters(), loss, config.lr, config.iterations)
@@ -60,7 +60,7 @@ def train(config: PINNConfig, seed: int, device: torch.device) -> PINNRun:
 
 def evaluate(model: nn.Module, data: ConvectionData) -> dict[str, float]:
     """Loss terms at the current weights and the errors on the 256×100 test grid."""
-    terms = {name: float(value.detach()) for name, value in loss_terms(model, data).items()}
+    terms = {name: float(value.detach()) for name, value in loss_terms(model, data, model).items()}
     with torch.no_grad():
         u_pred = model(data.x_test).cpu().numpy()
     errors = solution_errors(u_pred, data.u_test.cpu().numpy())

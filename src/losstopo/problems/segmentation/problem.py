@@ -70,11 +70,7 @@ class SegmentationProblem:
         root = Path(data_dir or config.data_dir)
         data = load_pets(root, "trainval", config.image_size, config.limit_trainval or None)
         index = fixed_batch_indices(len(data.names), batch_size, batch_seed)
-        # channels-last activations: the UNet's convolutions have few channels, where
-        # oneDNN runs NHWC much faster than NCHW (benchmarks/roofline.py); values are the same
-        # convolutions, summed in another order
-        images = data.normalized(torch.as_tensor(index)).to(device=device, dtype=dtype)
-        images = images.contiguous(memory_format=torch.channels_last)
+        images = data.network_inputs(torch.as_tensor(index), device, dtype)
         masks = data.masks[torch.as_tensor(index)].long().to(device)
 
         model = self.build_model(checkpoint["hparams"])

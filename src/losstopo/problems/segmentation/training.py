@@ -84,7 +84,7 @@ def evaluate(
     confusion = np.zeros((3, 3), dtype=np.int64)
     for start in range(0, len(split.names), batch_size):
         index = torch.arange(start, min(start + batch_size, len(split.names)))
-        images = split.normalized(index).to(device=device, dtype=dtype)
+        images = split.network_inputs(index, device, dtype)
         masks = split.masks[index].long().to(device)
         logits = model(images)
         total_loss += float(pixel_loss(logits, masks)) * masks.numel()
@@ -110,7 +110,7 @@ def train_epoch(
     bar = progress_bar(len(order), f"epoch {epoch}")
     for start in range(0, len(order), config.batch_size):
         index = order[start : start + config.batch_size]
-        images = split.normalized(index).to(device=device, dtype=dtype)
+        images = split.network_inputs(index, device, dtype)
         masks = split.masks[index].long().to(device)
         optimizer.zero_grad(set_to_none=True)
         loss = pixel_loss(model(images), masks)
