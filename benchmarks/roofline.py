@@ -129,6 +129,29 @@ def random_directions(objective: Objective, dims: int, seed: int = 0) -> torch.T
     return torch.stack(rows)
 
 
+def record_convolutions(fn: Callable[[], object]) -> list[tuple]:
+    """The convolutions one call of ``fn`` runs: (input, weight, bias, stride, padding,
+    dilation, transposed, output padding, groups), tensors kept as example inputs."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    calls: list[tuple] = []
+
+    class Recorder(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten.convolution.default:
+                calls.append(tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args))
+            return func(*args, **(kwargs or {}))
+
+    with Recorder():
+        fn()
+    return calls
+
+
+def isolated_seconds(call: tuple, repeats: int) -> float:
+    """The best time of one recorded convolution run alone, on the same inputs and layout."""
+    return best_time(lambda: torch.ops.aten.convolution.default(*call), max(3, repeats))
+
+
 @dataclass
 class Row:
     objective: str
@@ -162,25 +185,42 @@ def profile(
     alphas = grid_alphas(grid_axes(dims, 41 if dims <= 2 else 13, 0.01))
     chunk = choose_chunk_size(objective, 512.0, len(alphas))
     block = alphas[:chunk]
-    path = (
-        "subspace kernel"
-        if objective.subspace_loss_fn is not None
-        else ("batched" if objective.batched_loss_fn is not None else "vmap")
-    )
+    if objective.subspace_loss_fn is not None:
+        path = "subspace kernel"
+    elif objective.batched_loss_fn is not None:
+        path = "batched"
+    else:  # the generic path: vmap over a chunk, a direct call for a chunk of one
+        path = "direct call" if chunk == 1 else "vmap"
     flops = count_flops(lambda: evaluator.batched(block))
     seconds = median_time(lambda: evaluator.batched(block), repeats) / chunk
     single = alphas[:1]
     per_point = median_time(lambda: evaluator.per_point(single), repeats)
     total = sum(flops.values()) / chunk
     bound = peaks.bound_seconds(flops) / chunk
+    note = f"{per_point / seconds:.1f}x the per-point loop"
+    convolutions = record_convolutions(lambda: evaluator.batched(block))
+    if convolutions:
+        conv_seconds = sum(isolated_seconds(call, repeats) for call in convolutions) / chunk
+        other = sum(v for k, v in flops.items() if not any(c in k for c in CONV_KINDS))
+        shape_bound = conv_seconds + other / peaks.gemm / chunk
+        note += (
+            f"; {100 * shape_bound / seconds:.0f}% of each convolution at its own shape's "
+            f"isolated rate ({total * chunk / 1e9 / shape_bound / chunk:.0f} GFLOP/s)"
+        )
+    rows.append(
+        Row(name, f"landscape point ({path}, chunk {chunk})", total / 1e9, seconds, bound, note)
+    )
+    torch.set_num_threads(2)
+    two = median_time(lambda: evaluator.batched(block), repeats) / chunk
+    torch.set_num_threads(1)
     rows.append(
         Row(
             name,
-            f"landscape point ({path}, chunk {chunk})",
+            f"landscape point ({path}, chunk {chunk}, 2 threads)",
             total / 1e9,
-            seconds,
-            bound,
-            f"{per_point / seconds:.1f}x the per-point loop",
+            two,
+            bound / 2,
+            f"{seconds / two:.2f}x one thread (bound: 2x one core's peak)",
         )
     )
     point_flops = count_flops(lambda: evaluator.per_point(single))
