@@ -378,3 +378,17 @@ def test_normalized_is_imagenet_normalisation(tiny):
     index = torch.tensor([2, 0])
     torch.testing.assert_close(data.normalized(index).double(), expected[[2, 0]], rtol=0, atol=1e-6)
     torch.testing.assert_close(data.normalized(1).double(), expected[1], rtol=0, atol=1e-6)
+
+
+def test_network_inputs_are_the_normalised_images_channels_last_on_a_cpu(tiny):
+    split = load_pets(tiny, "trainval", 32, None)
+    index = torch.tensor([0, 2, 3])
+    inputs = split.network_inputs(index, torch.device("cpu"), torch.float64)
+    assert inputs.dtype == torch.float64
+    assert inputs.is_contiguous(memory_format=torch.channels_last)
+    assert not inputs.is_contiguous()
+    # the ImageNet normalisation of the stored bytes, written out
+    mean = torch.tensor([0.485, 0.456, 0.406], dtype=torch.float64).view(3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225], dtype=torch.float64).view(3, 1, 1)
+    expected = (split.images[index].double() / 255.0 - mean) / std
+    torch.testing.assert_close(inputs, expected, rtol=1e-6, atol=1e-6)

@@ -178,11 +178,14 @@ class PetsSplit:
         dtype: torch.dtype,
     ) -> torch.Tensor:
         """The selected images as the UNet takes them: normalised, on ``device`` in
-        ``dtype``, channels-last. The UNet's convolutions have few channels, where oneDNN
-        runs channels-last (NHWC) maps about twice as fast as NCHW on a CPU (a training step
-        1.5x, a landscape point 2x; benchmarks/roofline.py); the values are the same
-        convolutions summed in another order."""
+        ``dtype``, and channels-last on a CPU. The UNet's convolutions have few channels,
+        where oneDNN runs channels-last (NHWC) maps about twice as fast as NCHW (a training
+        step 1.5x, a landscape point 2x; benchmarks/roofline.py); the values are the same
+        convolutions summed in another order. On a GPU the layout stays NCHW, as measured
+        there (full-precision float32 convolutions, no tensor cores)."""
         images = self.normalized(index).to(device=device, dtype=dtype)
+        if images.device.type != "cpu":
+            return images
         return images.contiguous(memory_format=torch.channels_last)
 
 
