@@ -99,7 +99,7 @@ def main() -> None:
     evaluator = LandscapeEvaluator(objective, directions)
     alphas = grid_alphas(grid_axes(2, 5, 0.01))[:8]
     chunked = {}
-    for chunk in (4, 8):
+    for chunk in (2, 4, 8):
 
         def batched(chunk=chunk) -> None:
             for begin in range(0, len(alphas), chunk):

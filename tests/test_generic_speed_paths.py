@@ -188,3 +188,42 @@ def test_freed_activations_are_reused_without_page_faults():
     kept = faults("keep")
     assert kept < 2000, kept
     assert faults("default") > kept
+
+
+def test_unet_activation_count_is_every_module_output_counted_by_hand():
+    """Landscape chunks are sized from the activations counted by forward hooks: the split
+    decoder convolution is still a module call, so every block output is seen."""
+    from losstopo.landscape.evaluation import activation_elements
+
+    width, depth, side, images = 3, 3, 12, 2
+    torch.manual_seed(0)
+    model = build_unet({"width": width, "depth": depth}).double().eval()
+    x = torch.randn(images, 3, side, side, dtype=torch.float64)
+    y = torch.randint(0, 3, (images, side, side))
+    objective = Objective.from_module(model, F.cross_entropy, (x, y))
+    per_image = 0
+    for level in range(depth):  # encoder blocks: conv1, bn1, conv2, bn2 and the block
+        per_image += 5 * width * 2**level * (side // 2**level) ** 2
+    for level in range(depth - 1):  # decoder blocks, the same five maps
+        per_image += 5 * width * 2**level * (side // 2**level) ** 2
+    per_image += 3 * 3 * side**2  # head, CRF, the UNet's own output
+    assert activation_elements(objective) == images * per_image
+
+
+@pytest.mark.parametrize("bilateral", [False, True])
+@pytest.mark.parametrize("batch_norm", ["eval", "batch"])
+def test_channels_last_with_the_bilateral_crf_and_batch_statistics(bilateral, batch_norm):
+    from torch.func import replace_all_batch_norm_modules_
+
+    torch.manual_seed(4)
+    model = build_unet({"width": 3, "depth": 2, "crf_bilateral": bilateral}).double()
+    if batch_norm == "batch":
+        replace_all_batch_norm_modules_(model)
+        model.train()
+    else:
+        model.eval()
+    x = torch.randn(3, 3, 10, 10, dtype=torch.float64)
+    with torch.no_grad():
+        expected = model(x)
+        got = model(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)

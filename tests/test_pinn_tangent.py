@@ -30,9 +30,11 @@ def test_tangent_equals_jvp_bit_for_bit(activation, dtype):
     assert torch.equal(model(x), expected_u)
 
 
-def _objectives(beta: float, dtype: torch.dtype) -> tuple[Objective, Objective]:
+def _objectives(
+    beta: float, dtype: torch.dtype, activation: str = "tanh"
+) -> tuple[Objective, Objective]:
     torch.manual_seed(1)
-    model = MLP(2, [16, 16, 16], 1).to(dtype)
+    model = MLP(2, [16, 16, 16], 1, activation).to(dtype)
     data = make_data(beta, 50, 0, dtype, torch.device("cpu"))
     params = {name: p.detach().clone() for name, p in model.named_parameters()}
 
@@ -52,9 +54,10 @@ def _objectives(beta: float, dtype: torch.dtype) -> tuple[Objective, Objective]:
     )
 
 
+@pytest.mark.parametrize("activation", ["tanh", "relu", "gelu"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_loss_gradient_and_hvps_equal_the_jvp_formulation(dtype):
-    reference, ours = _objectives(30.0, dtype)
+def test_loss_gradient_and_hvps_equal_the_jvp_formulation(dtype, activation):
+    reference, ours = _objectives(30.0, dtype, activation)
     assert torch.equal(ours(), reference())
     g_ref = grad(reference.loss_fn)(reference.params)
     g = grad(ours.loss_fn)(ours.params)

@@ -80,8 +80,8 @@ def stacked(fn: Callable[[torch.Tensor], Any]) -> Callable[[torch.Tensor], Any]:
         if points.shape[0] != 1:
             return batched(points)
         out = fn(points[0])
-        if isinstance(out, tuple):
-            return tuple(value.unsqueeze(0) for value in out)
+        if isinstance(out, (tuple, list)):
+            return type(out)(value.unsqueeze(0) for value in out)
         return out.unsqueeze(0)
 
     return call

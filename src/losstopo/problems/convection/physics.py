@@ -108,10 +108,10 @@ def loss_terms(
     """The three loss terms and their sum for a solution function ``u: (n, 2) → (n, 1)``.
 
     The residual ``u_t + β u_x`` is the directional derivative of ``u`` along ``(β, 1)`` in
-    ``(x, t)``, computed exactly by one forward-mode ``jvp``; this composes with reverse
-    mode (training) and with forward-over-reverse (Hessian-vector products).
-    ``u_with_tangent(x, dx) → (u, du)``, when given, computes the same pair directly (the
-    MLP's written-out tangent: the same numbers without ``torch.func.jvp``).
+    ``(x, t)``, computed exactly in forward mode: by ``u_with_tangent(x, dx) → (u, du)``
+    when given (the MLP's written-out tangent, bit-identical to ``jvp``), else by
+    ``torch.func.jvp`` of ``u``. Either composes with reverse mode (training) and with
+    forward-over-reverse (Hessian-vector products).
     """
     ic = torch.mean((u(data.x_ic) - data.u_ic) ** 2)
     bc = torch.mean((u(data.x_lb) - u(data.x_ub)) ** 2)

@@ -179,10 +179,10 @@ class PetsSplit:
     ) -> torch.Tensor:
         """The selected images as the UNet takes them: normalised, on ``device`` in
         ``dtype``, and channels-last on a CPU. The UNet's convolutions have few channels,
-        where oneDNN runs channels-last (NHWC) maps about twice as fast as NCHW (a training
-        step 1.5x, a landscape point 2x; benchmarks/roofline.py); the values are the same
-        convolutions summed in another order. On a GPU the layout stays NCHW, as measured
-        there (full-precision float32 convolutions, no tensor cores)."""
+        where oneDNN runs channels-last (NHWC) maps much faster than NCHW (measured on the
+        default-study UNet: a training step 1.5x, a landscape point 1.7x); the values are the same
+        convolutions summed in another order. On a GPU the layout stays NCHW, the layout its
+        timings were measured in."""
         images = self.normalized(index).to(device=device, dtype=dtype)
         if images.device.type != "cpu":
             return images

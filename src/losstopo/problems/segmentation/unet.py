@@ -35,29 +35,36 @@ UNET_DEFAULTS: dict[str, Any] = {
 }
 
 
+class ConcatConv2d(nn.Conv2d):
+    """A 3×3 convolution (padding 1) that may take its input as two channel groups: on
+    ``(first, second)`` it is the convolution of ``cat([first, second])`` along channels,
+    computed as two convolutions summed (the same sum in another order), so the
+    concatenation is never built; on channels-last maps it is a strided copy as slow as a
+    convolution of the decoder's finest level. Parameters and their names are those of
+    ``nn.Conv2d``, and it is called as a module either way (forward hooks see its output)."""
+
+    def forward(self, first: torch.Tensor, second: torch.Tensor | None = None) -> torch.Tensor:
+        if second is None:
+            return super().forward(first)
+        split = first.shape[1]
+        out = F.conv2d(first, self.weight[:, :split], self.bias, self.stride, self.padding)
+        return out + F.conv2d(second, self.weight[:, split:], None, self.stride, self.padding)
+
+
 class ConvBlock(nn.Module):
-    """(conv3×3 → ReLU → BatchNorm) twice, as in the paper's UNet."""
+    """(conv3×3 → ReLU → BatchNorm) twice, as in the paper's UNet. A decoder block takes
+    the upsampled map and the skip as two inputs, which its first convolution reads as one
+    concatenation (:class:`ConcatConv2d`)."""
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
+        self.conv1 = ConcatConv2d(in_channels, out_channels, kernel_size=3, padding=1)
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1)
         self.bn2 = nn.BatchNorm2d(out_channels)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.bn1(F.relu(self.conv1(x)))
-        return self.bn2(F.relu(self.conv2(x)))
-
-    def forward_concatenated(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
-        """The block on ``cat([first, second])`` along channels, without building it: the
-        first convolution is split by input channels into two convolutions summed (the same
-        sum in another order). On channels-last maps the concatenation is a strided copy as
-        slow as a convolution of the decoder's finest level."""
-        weight, split = self.conv1.weight, first.shape[1]
-        x = F.conv2d(first, weight[:, :split], self.conv1.bias, padding=1)
-        x = x + F.conv2d(second, weight[:, split:], None, padding=1)
-        x = self.bn1(F.relu(x))
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.bn1(F.relu(self.conv1(x, skip)))
         return self.bn2(F.relu(self.conv2(x)))
 
 
@@ -114,7 +121,7 @@ class UNet(nn.Module):
             x = encoder(x)
             skips.append(x)
         for decoder, skip in zip(self.decoders, reversed(skips[:-1]), strict=True):
-            x = decoder.forward_concatenated(upsample_to(x, skip), skip)
+            x = decoder(upsample_to(x, skip), skip)
         return self.head(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
