@@ -48,27 +48,26 @@ from losstopo.problems.loading import load_objective
 from losstopo.runtime import keep_freed_memory
 
 CONV_KINDS = ("convolution", "conv")
-GEMM_KINDS = ("mm", "bmm", "addmm", "baddbmm", "matmul", "_scaled_dot_product")
+
+
+def timings(fn: Callable[[], object], repeats: int) -> list[float]:
+    """Seconds of ``repeats`` calls of ``fn`` after one warm-up call."""
+    fn()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return samples
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+    return statistics.median(timings(fn, repeats))
 
 
 def best_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return min(samples)
+    """The fastest call: a peak, where slower calls only measure interference."""
+    return min(timings(fn, repeats))
 
 
 @dataclass
