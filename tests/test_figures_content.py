@@ -582,6 +582,7 @@ def test_topology_vs_metric_draws_any_problem_by_its_own_columns():
         panels=("basin_depth_decades", "basin_fraction", "n_minima_above_log", "top_eigenvalue"),
     )
     assert eigen.axes[3].get_yscale() == "log"
+    assert eigen.get_suptitle().startswith("spirals, rings curvature and topology vs test accuracy")
     assert "run=rings, 2-D" in [t.get_text() for t in eigen.legends[0].get_texts()]
     with pytest.raises(LosstopoError, match="unknown panel"):
         topology_vs_metric(table, "test_accuracy", panels=("a", "b", "c", "d"))

@@ -147,6 +147,7 @@ DESCRIPTOR_PANELS = {
     "max_persistence": ("largest persistence", True),
     "persistence_entropy": ("persistence entropy", False),
 }
+CURVATURE_PANELS = ("top_eigenvalue", "hessian_trace", "esd_negative_mass")
 DEFAULT_PANELS = (
     "basin_depth_decades",
     "basin_fraction",
@@ -262,7 +263,11 @@ def topology_vs_metric(
     if chosen and chosen != "knn" and (table.get("sampling", pd.Series(["grid"])) != "grid").any():
         graph += " (scattered samples: knn)"
     metric_name = METRIC_NAMES.get(metric, metric.replace("_", " "))
-    title = f"{problem} topology vs {metric_name}{data} ({len(table)} landscapes{graph}{threshold})"
+    # four panels, at most three of them curvature: the others are topology descriptors
+    curvature = any(p in CURVATURE_PANELS for p in panels)
+    subject = "curvature and topology" if curvature else "topology"
+    counts = f"({len(table)} landscapes{graph}{threshold})"
+    title = f"{problem} {subject} vs {metric_name}{data} {counts}"
     return _descriptor_grid(
         table,
         metric,
