@@ -2,7 +2,8 @@
 measured float32 peak, side by side with the per-point loop.
 
 One process, one thread. For each objective (the convection PINN, the default-study
-UNet-CRF, the own-model example's spirals MLP, a small CNN) it
+UNet-CRF, the own-model example's spirals MLP, a small and a CIFAR-sized CNN, an
+MNIST-sized MLP) it
 
 * counts the FLOPs of one loss evaluation, one Hessian-vector product and one landscape
   chunk with ``torch.utils.flop_counter.FlopCounterMode`` (matrix products and
@@ -333,13 +334,49 @@ def small_cnn_objective() -> Objective:
     return Objective.from_module(model, F.cross_entropy, (images, labels))
 
 
+def wide_mlp_objective() -> Objective:
+    """An MNIST-sized classifier MLP (784 → 256 → 256 → 10, ReLU) on 256 random examples:
+    the shape of a user's MLP whose products, not its element-wise work, set the bound."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(784, 256),
+        torch.nn.ReLU(),
+        torch.nn.Linear(256, 256),
+        torch.nn.ReLU(),
+        torch.nn.Linear(256, 10),
+    )
+    inputs = torch.randn(256, 784)
+    labels = torch.randint(0, 10, (256,))
+    return Objective.from_module(model, F.cross_entropy, (inputs, labels))
+
+
+def cifar_cnn_objective() -> Objective:
+    """A CIFAR-sized CNN (three 3×3 conv layers of 32, 64 and 64 channels, each with ReLU
+    and 2×2 max-pooling, a linear head) on 64 random 3×32×32 images."""
+    torch.manual_seed(0)
+    layers: list[torch.nn.Module] = []
+    for c_in, c_out in ((3, 32), (32, 64), (64, 64)):
+        layers += [
+            torch.nn.Conv2d(c_in, c_out, 3, padding=1),
+            torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2),
+        ]
+    model = torch.nn.Sequential(*layers, torch.nn.Flatten(), torch.nn.Linear(64 * 4 * 4, 10))
+    images = torch.randn(64, 3, 32, 32)
+    labels = torch.randint(0, 10, (64,))
+    return Objective.from_module(model, F.cross_entropy, (images, labels))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/roofline"))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--unet-checkpoint", type=Path)
     parser.add_argument(
-        "--only", nargs="*", default=None, help="objectives to run (pinn unet spirals cnn)"
+        "--only",
+        nargs="*",
+        default=None,
+        help="objectives to run (pinn unet spirals cnn cifar-cnn mlp)",
     )
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -356,6 +393,8 @@ def main() -> None:
         "unet": (lambda: unet_objective(args.work, args.unet_checkpoint), 2, 4),
         "spirals": (spirals_objective, 2, 20),
         "cnn": (small_cnn_objective, 2, 10),
+        "cifar-cnn": (cifar_cnn_objective, 2, 4),
+        "mlp": (wide_mlp_objective, 2, 10),
     }
     rows: list[Row] = []
     for name, (make, dims, hvp_repeats) in makers.items():

@@ -123,11 +123,12 @@ def test_one_point_chunks_equal_the_per_point_loop_and_vmap():
     alphas = np.array([[0.01, -0.02], [0.0, 0.0], [-0.03, 0.01]])
     reference = evaluator.per_point(alphas)
     one_at_a_time = np.concatenate([evaluator.batched(alphas[i : i + 1]) for i in range(3)])
-    np.testing.assert_array_equal(one_at_a_time, reference)  # the same call, bit for bit
+    # the direct call (channels-last convolutions) differs from the loop in rounding only
+    np.testing.assert_allclose(one_at_a_time, reference, rtol=1e-13)
     np.testing.assert_allclose(evaluator.batched(alphas), reference, rtol=1e-12)  # vmap
     loss, metric = evaluator.batched_with_metric(alphas[:1])
     assert loss.shape == (1,) and metric.shape == (1,)
-    assert loss[0] == reference[0]
+    assert loss[0] == one_at_a_time[0]
     with torch.no_grad():
         logits = functional_call(model, objective.unflatten(evaluator.points(alphas[:1])[0]), (x,))
     assert metric[0] == float((logits.argmax(dim=1) == y).double().mean())

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from losstopo.errors import LosstopoError
+
+if TYPE_CHECKING:
+    from losstopo.layout import ChannelsLastCalls
 
 Params = dict[str, torch.Tensor]
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -41,6 +45,7 @@ class DataPasses:
     device: torch.device
     dtype: torch.dtype
     sizes: list[int] = field(default_factory=list)
+    _direct: ChannelsLastCalls | None = field(default=None, repr=False)
 
     @property
     def n_examples(self) -> int:
@@ -146,10 +151,20 @@ class DataPasses:
     @torch.no_grad()
     def stacked_loss(self, stacked: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """Losses at M parameter sets (each tensor with a leading axis of M): each batch is
-        read once and evaluated at all M points in one vectorised call."""
+        read once and evaluated at all M points in one vectorised call, or for one point in a
+        direct call (channels-last convolutions on a CPU: ``losstopo.layout``)."""
         from torch.func import vmap
 
+        from losstopo.layout import ChannelsLastCalls
+
         total = torch.zeros(stacked[0].shape[0], dtype=torch.float64, device=self.device)
+        if stacked[0].shape[0] == 1:
+            if self._direct is None:
+                self._direct = ChannelsLastCalls(self.model, self.device)
+            single = tuple(t[0] for t in stacked)
+            for weight, inputs, targets in self.batches():
+                total += weight * self._direct(self._on(inputs, targets), single).double()
+            return total.to(self.dtype)
         for weight, inputs, targets in self.batches():
             total += weight * vmap(self._on(inputs, targets))(stacked).double()
         return total.to(self.dtype)

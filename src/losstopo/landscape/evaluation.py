@@ -21,6 +21,7 @@ from torch.func import vmap
 from losstopo.errors import LosstopoError
 from losstopo.landscape import DEFAULT_MEMORY_BUDGET_MB
 from losstopo.landscape.grid import LandscapeResult, grid_alphas, grid_axes
+from losstopo.layout import ChannelsLastCalls
 from losstopo.objective import Objective
 from losstopo.runtime import progress_bar
 
@@ -68,18 +69,20 @@ def choose_chunk_size(
     return int(max(1, min(n_points, chunk)))
 
 
-def stacked(fn: Callable[[torch.Tensor], Any]) -> Callable[[torch.Tensor], Any]:
+def stacked(
+    fn: Callable[[torch.Tensor], Any], direct: ChannelsLastCalls | None = None
+) -> Callable[[torch.Tensor], Any]:
     """``fn`` of one flat point, applied to a stack of points (M × P): ``vmap`` for several,
     a direct call for one. A chunk holds one point when one evaluation's activations fill the
     cache budget (a conv net on a batch of images); there ``vmap`` only adds work (a grouped
-    convolution of one group, and memory-format conversions around it) and the direct call
-    keeps the model's own layout (e.g. channels-last activations)."""
+    convolution of one group, and memory-format conversions around it), and the direct call
+    runs through ``direct`` when given (channels-last convolutions on a CPU)."""
     batched = vmap(fn)
 
     def call(points: torch.Tensor) -> Any:
         if points.shape[0] != 1:
             return batched(points)
-        out = fn(points[0])
+        out = fn(points[0]) if direct is None else direct(fn, points[0])
         if isinstance(out, (tuple, list)):
             return type(out)(value.unsqueeze(0) for value in out)
         return out.unsqueeze(0)
@@ -99,14 +102,17 @@ class LandscapeEvaluator:
         self.directions = self.directions.to(dtype=self.theta.dtype, device=self.theta.device)
         loss_fn = self.objective.loss_fn
         unflatten = self.objective.unflatten
+        direct = ChannelsLastCalls(self.objective.model, self.theta.device)
         self._batched = self.objective.batched_loss_fn or stacked(
-            lambda point: loss_fn(unflatten(point))
+            lambda point: loss_fn(unflatten(point)), direct
         )
         subspace = self.objective.subspace_loss_fn
         self._along = None if subspace is None else subspace(self.theta, self.directions)
         evaluate_fn = self.objective.evaluate_fn
         self._batched_pair = (
-            None if evaluate_fn is None else stacked(lambda point: evaluate_fn(unflatten(point)))
+            None
+            if evaluate_fn is None
+            else stacked(lambda point: evaluate_fn(unflatten(point)), direct)
         )
 
     @property
