@@ -38,7 +38,7 @@ class SmallNet(nn.Module):
     """One input channel, BatchNorm, max-pooling, a residual sum and a flatten: the ops a
     user's image classifier strings between its convolutions."""
 
-    def __init__(self, flatten_with_view: bool = False):
+    def __init__(self, flatten_with_view: bool = False, flatten_by_strides: bool = False):
         super().__init__()
         self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
         self.bn = nn.BatchNorm2d(4)
@@ -46,6 +46,7 @@ class SmallNet(nn.Module):
         self.conv3 = nn.Conv2d(4, 6, 3, padding=1)
         self.head = nn.Linear(6 * 4 * 4, 3)
         self.flatten_with_view = flatten_with_view
+        self.flatten_by_strides = flatten_by_strides
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.max_pool2d(F.relu(self.bn(self.conv1(x))), 2)
@@ -53,12 +54,15 @@ class SmallNet(nn.Module):
         x = F.max_pool2d(self.conv3(x), 2)
         if self.flatten_with_view:
             return self.head(x.view(x.shape[0], -1))  # NCHW strides assumed
+        if self.flatten_by_strides:  # NCHW memory order assumed, without an error otherwise
+            n, size = x.shape[0], x[0].numel()
+            return self.head(x.as_strided((n, size), (size, 1)))
         return self.head(torch.flatten(x, 1))
 
 
-def _objective(flatten_with_view: bool = False) -> Objective:
+def _objective(flatten_with_view: bool = False, flatten_by_strides: bool = False) -> Objective:
     torch.manual_seed(0)
-    model = SmallNet(flatten_with_view).double()
+    model = SmallNet(flatten_with_view, flatten_by_strides).double()
     model.bn.running_mean.uniform_(-0.5, 0.5)
     model.bn.running_var.uniform_(0.5, 2.0)
     x = torch.randn(5, 1, 16, 16, dtype=torch.float64)
@@ -105,7 +109,10 @@ def test_every_convolution_runs_channels_last_with_unchanged_values():
         with ConvolutionInputs() as recorded:
             value = calls(objective.loss_fn, params)
     assert plain.channels_last == [False, False, False]
-    assert recorded.channels_last == [True, True, True]
+    assert recorded.channels_last == [True] * 3 + [False] * 3  # the layout, then the check
+    with torch.no_grad(), ConvolutionInputs() as later:
+        assert torch.equal(calls(objective.loss_fn, params), value)
+    assert later.channels_last == [True, True, True]  # checked once, then the layout alone
     torch.testing.assert_close(value, expected, rtol=1e-13, atol=0)
     assert not any(m._forward_pre_hooks for m in objective.model.modules())
 
@@ -124,35 +131,89 @@ def test_nchw_only_model_code_falls_back_to_the_model_as_written():
     assert not any(m._forward_pre_hooks for m in objective.model.modules())
 
 
-def _force(objective: Objective) -> None:
+def _force(objective: Objective, fn=None) -> None:
     """The model under channels-last inputs without the fallback."""
     from losstopo.layout import _channels_last_inputs
 
     handles = [
-        m.register_forward_pre_hook(_channels_last_inputs)
+        m.register_forward_pre_hook(_channels_last_inputs, with_kwargs=True)
         for m in objective.model.modules()
         if isinstance(m, nn.Conv2d)
     ]
     try:
         with torch.no_grad():
-            objective.loss_fn(objective.params)
+            (fn or (lambda: objective.loss_fn(objective.params)))()
     finally:
         for handle in handles:
             handle.remove()
 
 
-def test_genuine_errors_still_raise():
-    objective = _objective()
-    calls = ChannelsLastCalls(objective.model, CPU)
-    wrong = torch.randn(5, 2, 16, 16, dtype=torch.float64)  # two channels for a 1-channel net
-    with pytest.raises(RuntimeError):
-        calls(lambda: objective.model(wrong))
-    calls = ChannelsLastCalls(objective.model, CPU)
+def test_memory_order_read_by_model_code_is_caught_on_the_first_call():
+    objective = _objective(flatten_by_strides=True)
     with torch.no_grad():
-        calls(objective.loss_fn, objective.params)  # checked: the layout works
-        with pytest.raises(RuntimeError):
-            calls(lambda: objective.model(wrong))
-    assert calls.enabled
+        expected = objective.loss_fn(objective.params)
+        with pytest.raises(AssertionError):  # the layout changes this model's values silently
+            _force(
+                objective,
+                lambda: torch.testing.assert_close(
+                    objective.loss_fn(objective.params), expected, rtol=1e-3, atol=1e-3
+                ),
+            )
+        calls = ChannelsLastCalls(objective.model, CPU)
+        first = calls(objective.loss_fn, objective.params)
+        assert not calls.enabled
+        second = calls(objective.loss_fn, objective.params)
+    assert float(first) == float(expected) == float(second)
+
+
+class AssertsLayout(SmallNet):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(x)
+        assert h.is_contiguous(), "expects NCHW"
+        return super().forward(x)
+
+
+def test_any_error_under_the_layout_falls_back():
+    objective = _objective()
+    model = AssertsLayout().double()
+    model.load_state_dict(objective.model.state_dict())
+    x = torch.randn(5, 1, 16, 16, dtype=torch.float64)
+    calls = ChannelsLastCalls(model, CPU)
+    with torch.no_grad():
+        assert torch.equal(calls(model, x), model(x))
+    assert not calls.enabled
+
+
+def test_the_models_own_errors_still_raise():
+    objective = _objective()
+    wrong = torch.randn(5, 2, 16, 16, dtype=torch.float64)  # two channels for a 1-channel net
+    for checked_first in (False, True):
+        calls = ChannelsLastCalls(objective.model, CPU)
+        with torch.no_grad():
+            if checked_first:
+                calls(objective.loss_fn, objective.params)
+                assert calls.enabled
+            with pytest.raises(RuntimeError, match="channels"):
+                calls(lambda: objective.model(wrong))
+        assert not any(m._forward_pre_hooks for m in objective.model.modules())
+
+
+class KeywordConv(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(input=x).sum()
+
+
+def test_keyword_inputs_get_the_layout_too():
+    model = KeywordConv().double()
+    x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
+    calls = ChannelsLastCalls(model, CPU)
+    with torch.no_grad(), ConvolutionInputs() as recorded:
+        calls(model, x)
+    assert recorded.channels_last == [True, False]  # the layout, then the model as written
 
 
 def test_models_without_convolutions_run_unchanged():
@@ -174,7 +235,8 @@ def test_one_point_chunks_of_a_cnn_equal_the_per_point_loop():
     reference = evaluator.per_point(alphas)  # the model as written, one call per point
     with ConvolutionInputs() as recorded:
         one_at_a_time = np.concatenate([evaluator.batched(alphas[i : i + 1]) for i in range(4)])
-    assert recorded.channels_last == [True] * 12
+    # the first call is checked against the model as written (NCHW) once
+    assert recorded.channels_last == [True] * 3 + [False] * 3 + [True] * 9
     np.testing.assert_allclose(one_at_a_time, reference, rtol=1e-13)
     np.testing.assert_allclose(evaluator.batched(alphas), reference, rtol=1e-12)  # vmap
     assert len(set(reference.tolist())) == 4  # four distinct points, not one value repeated
@@ -193,6 +255,7 @@ def test_loader_objective_one_point_chunks_equal_the_per_point_loop():
     reference = LandscapeEvaluator(whole, _directions(objective, 1)).per_point(alphas)
     with ConvolutionInputs() as recorded:
         one_at_a_time = np.concatenate([evaluator.batched(alphas[i : i + 1]) for i in range(3)])
-    assert recorded.channels_last == [True] * 27  # 3 points × 3 batches × 3 convolutions
+    # 3 points × 3 batches × 3 convolutions, the first batch also run as written
+    assert recorded.channels_last == [True] * 3 + [False] * 3 + [True] * 24
     np.testing.assert_allclose(one_at_a_time, reference, rtol=1e-12)
     np.testing.assert_allclose(evaluator.batched(alphas), reference, rtol=1e-12)  # vmap

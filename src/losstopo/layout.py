@@ -10,7 +10,9 @@ that layout, so the whole net runs channels-last from the first convolution on. 
 memory format changes strides only, never values beyond float rounding order.
 
 Model code that assumes NCHW strides (``x.view(n, -1)`` after a convolution) raises on
-channels-last maps; the first call detects that and runs the model as it is from then on.
+channels-last maps, and code that reads memory order itself (``as_strided``) could change
+values: an error switches the layout off, and the first call is checked against the model
+as written.
 """
 
 from __future__ import annotations
@@ -35,13 +37,32 @@ def channels_last(x: Any) -> Any:
     return x.contiguous(memory_format=torch.channels_last)
 
 
-def _channels_last_inputs(_module: nn.Module, args: tuple) -> tuple:
-    return tuple(channels_last(a) for a in args)
+def _channels_last_inputs(_module: nn.Module, args: tuple, kwargs: dict) -> tuple:
+    return (
+        tuple(channels_last(a) for a in args),
+        {k: channels_last(v) for k, v in kwargs.items()},
+    )
+
+
+def _agree(a: Any, b: Any) -> bool:
+    """Whether two outputs are equal up to rounding order (float32: 1e-3, else 1e-9,
+    relative and absolute): a layout that changed the arithmetic differs by far more."""
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(_agree(x, y) for x, y in zip(a, b, strict=True))
+    if not isinstance(a, torch.Tensor):
+        return a == b
+    tol = 1e-3 if a.dtype in (torch.float32, torch.float16, torch.bfloat16) else 1e-9
+    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=tol, atol=tol, equal_nan=True))
 
 
 class ChannelsLastCalls:
-    """Runs functions of ``model`` with channels-last inputs to its 2-D convolutions (on a
-    CPU; elsewhere, or for a model without ``nn.Conv2d``, functions run unchanged)."""
+    """Runs one function of ``model`` with channels-last inputs to its 2-D convolutions (on
+    a CPU; elsewhere, or for a model without ``nn.Conv2d``, it runs unchanged).
+
+    The first call also runs the model as written and keeps the layout only if both agree
+    to rounding: model code that reads memory order itself (``as_strided`` with NCHW
+    strides) would change values without raising. Any error under the layout switches it
+    off and repeats the call as written, so an error is the model's own."""
 
     def __init__(self, model: nn.Module, device: torch.device):
         self.convolutions = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
@@ -51,17 +72,25 @@ class ChannelsLastCalls:
     def __call__(self, fn: Callable[..., Any], *args: Any) -> Any:
         if not self.enabled:
             return fn(*args)
-        handles = [m.register_forward_pre_hook(_channels_last_inputs) for m in self.convolutions]
+        handles = [
+            m.register_forward_pre_hook(_channels_last_inputs, with_kwargs=True)
+            for m in self.convolutions
+        ]
+        failed = False
         try:
             out = fn(*args)
-        except RuntimeError:
-            if self._checked:
-                raise
-            self.enabled = False  # NCHW-only model code (e.g. ``view``): run it as it is
-        else:
-            self._checked = True
-            return out
+        except Exception:
+            failed = True
         finally:
             for handle in handles:
                 handle.remove()
-        return fn(*args)
+        if failed:  # NCHW-only model code (e.g. ``view``): run it as written from now on
+            self.enabled = False
+            return fn(*args)
+        if not self._checked:
+            written = fn(*args)
+            self._checked = True
+            if not _agree(out, written):
+                self.enabled = False
+                return written
+        return out

@@ -102,9 +102,9 @@ class LandscapeEvaluator:
         self.directions = self.directions.to(dtype=self.theta.dtype, device=self.theta.device)
         loss_fn = self.objective.loss_fn
         unflatten = self.objective.unflatten
-        direct = ChannelsLastCalls(self.objective.model, self.theta.device)
+        model, device = self.objective.model, self.theta.device
         self._batched = self.objective.batched_loss_fn or stacked(
-            lambda point: loss_fn(unflatten(point)), direct
+            lambda point: loss_fn(unflatten(point)), ChannelsLastCalls(model, device)
         )
         subspace = self.objective.subspace_loss_fn
         self._along = None if subspace is None else subspace(self.theta, self.directions)
@@ -112,7 +112,9 @@ class LandscapeEvaluator:
         self._batched_pair = (
             None
             if evaluate_fn is None
-            else stacked(lambda point: evaluate_fn(unflatten(point)), direct)
+            else stacked(
+                lambda point: evaluate_fn(unflatten(point)), ChannelsLastCalls(model, device)
+            )
         )
 
     @property
