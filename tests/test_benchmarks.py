@@ -46,6 +46,18 @@ def test_roofline_counts_a_small_cnn_by_hand():
     assert peaks.bound_seconds(flops) == pytest.approx((conv1 + conv2) / 4e9 + linear / 2e9)
 
 
+def test_roofline_counts_the_cifar_cnn_and_the_mlp_by_hand():
+    roofline = _load(BENCHMARKS / "roofline.py")
+    with torch.no_grad():
+        cnn = roofline.count_flops(roofline.cifar_cnn_objective())
+        mlp = roofline.count_flops(roofline.wide_mlp_objective())
+    images = 64
+    conv = 2 * images * 9 * (3 * 32 * 32**2 + 32 * 64 * 16**2 + 64 * 64 * 8**2)
+    assert sum(v for k, v in cnn.items() if "conv" in k) == conv
+    assert sum(v for k, v in cnn.items() if "conv" not in k) == 2 * images * 64 * 4 * 4 * 10
+    assert sum(mlp.values()) == 2 * 256 * (784 * 256 + 256 * 256 + 256 * 10)
+
+
 def test_roofline_counts_the_unet_crf_by_hand():
     roofline = _load(BENCHMARKS / "roofline.py")
     width, depth, side, images, steps = 4, 3, 16, 2, 5
