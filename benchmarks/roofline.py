@@ -2,8 +2,8 @@
 measured float32 peak, side by side with the per-point loop.
 
 One process, one thread. For each objective (the convection PINN, the default-study
-UNet-CRF, the own-model example's spirals MLP, a small and a CIFAR-sized CNN, an
-MNIST-sized MLP) it
+UNet-CRF, the own-model example's spirals MLP, a small and a CIFAR-sized CNN, the latter
+also over a data loader, an MNIST-sized MLP) it
 
 * counts the FLOPs of one loss evaluation, one Hessian-vector product and one landscape
   chunk with ``torch.utils.flop_counter.FlopCounterMode`` (matrix products and
@@ -471,6 +471,19 @@ def print_table(rows: list[Row]) -> None:
     sys.stdout.flush()
 
 
+def cifar_loader_objective(device: torch.device = CPU) -> Objective:
+    """The CIFAR-sized CNN over a data loader of 256 random images in 4 batches of 64
+    (``Objective.from_loader``: the exact mean over all batches, one batch in memory)."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    model = cifar_cnn_objective(device).model
+    torch.manual_seed(1)
+    images = torch.randn(256, 3, 32, 32)
+    labels = torch.randint(0, 10, (256,))
+    loader = DataLoader(TensorDataset(images, labels), batch_size=64)
+    return Objective.from_loader(model, F.cross_entropy, loader)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/roofline"))
@@ -484,7 +497,7 @@ def main() -> None:
         "--only",
         nargs="*",
         default=None,
-        help="objectives to run (pinn unet spirals cnn cifar-cnn mlp paper-unet; "
+        help="objectives to run (pinn unet spirals cnn cifar-cnn mlp cifar-loader paper-unet; "
         "default: all but paper-unet)",
     )
     parser.add_argument(
@@ -515,6 +528,7 @@ def main() -> None:
         "cnn": (lambda: small_cnn_objective(device), 2, 10),
         "cifar-cnn": (lambda: cifar_cnn_objective(device), 2, 4),
         "mlp": (lambda: wide_mlp_objective(device), 2, 10),
+        "cifar-loader": (lambda: cifar_loader_objective(device), 2, 2),
         "paper-unet": (lambda: paper_unet_objective(device), 2, 4),
     }
     chosen = args.only or [name for name in makers if name != "paper-unet"]
