@@ -178,6 +178,25 @@ def isolated_seconds(call: tuple, repeats: int) -> float:
     return best_time(lambda: torch.ops.aten.convolution.default(*call), max(3, repeats))
 
 
+def channels_last_hvp_seconds(objective: Objective, v: torch.Tensor, repeats: int) -> float:
+    """Median seconds of one HVP with every ``nn.Conv2d`` fed channels-last inputs (the
+    landscape's direct-call layout), which the Hessian stages do not use: this measures why."""
+    from losstopo.layout import _channels_last_inputs
+
+    handles = [
+        m.register_forward_pre_hook(_channels_last_inputs, with_kwargs=True)
+        for m in objective.model.modules()
+        if isinstance(m, torch.nn.Conv2d)
+    ]
+    try:
+        operator = HVPOperator(objective)
+        operator(v)
+        return median_time(lambda: operator(v), repeats)
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 @dataclass
 class Row:
     objective: str
@@ -283,6 +302,18 @@ def profile(
             peaks.bound_seconds(hvp_flops),
         )
     )
+    if convolutions and cpu:
+        layout = channels_last_hvp_seconds(objective, v, hvp_repeats)
+        rows.append(
+            Row(
+                name,
+                "HVP with channels-last convolution inputs (not used)",
+                sum(hvp_flops.values()) / 1e9,
+                layout,
+                peaks.bound_seconds(hvp_flops),
+                f"{layout / hvp_seconds:.2f}x the time of the model's own layout",
+            )
+        )
     probes = 4
     trace_seconds = median_time(
         lambda: hutchinson_trace(
