@@ -357,7 +357,7 @@ def whole_landscape(
     synchronize()
     seconds = time.perf_counter() - start
     points = resolution**dims
-    chunk = result.chunk_size
+    chunk = min(result.chunk_size, resolution ** (dims - 1))  # chunks never cross a slab
     block = grid_alphas(grid_axes(dims, resolution, 0.5))[:chunk]
     evaluator = LandscapeEvaluator(objective, directions)
     evaluator.batched(block)  # as in the landscape: the first call's check not counted
@@ -541,7 +541,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    torch.set_num_threads(1)
+    if device.type == "cpu":
+        torch.set_num_threads(1)
     kept = keep_freed_memory()  # as the compute commands run
     args.work.mkdir(parents=True, exist_ok=True)
     peaks = measure_peaks(args.repeats, device)
@@ -567,18 +568,25 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown objectives: {', '.join(unknown)} (choose from {', '.join(makers)})")
     rows: list[Row] = []
+    errors: dict[str, str] = {}
     for name, (make, dims, hvp_repeats) in makers.items():
         if name not in chosen:
             continue
-        objective = make()
-        rows.extend(
-            profile(name, objective, peaks, dims, args.repeats, hvp_repeats, args.memory_budget)
-        )
-        if name == "pinn" and args.pinn_grid:
-            grid_dims, resolution = args.pinn_grid
-            rows.append(
-                whole_landscape(name, objective, peaks, grid_dims, resolution, args.memory_budget)
+        try:
+            objective = make()
+            rows.extend(
+                profile(name, objective, peaks, dims, args.repeats, hvp_repeats, args.memory_budget)
             )
+            if name == "pinn" and args.pinn_grid:
+                grid_dims, resolution = args.pinn_grid
+                rows.append(
+                    whole_landscape(
+                        name, objective, peaks, grid_dims, resolution, args.memory_budget
+                    )
+                )
+        except Exception as exc:  # report and go on to the next objective
+            errors[name] = repr(exc)
+            print(f"{name}: {exc!r}", file=sys.stderr, flush=True)
         print_table(rows)
         if args.json:
             args.json.write_text(
@@ -587,11 +595,16 @@ def main() -> None:
                         "device": where,
                         "torch": torch.__version__,
                         "peaks_gflops": {"gemm": peaks.gemm / 1e9, "conv": peaks.conv / 1e9},
+                        "repeats": args.repeats,
+                        "memory_budget_mb": args.memory_budget,
                         "rows": [dataclasses.asdict(row) for row in rows],
+                        "errors": errors,
                     },
                     indent=1,
                 )
             )
+    if errors:
+        raise SystemExit(f"failed: {', '.join(errors)}")
 
 
 if __name__ == "__main__":
