@@ -181,20 +181,12 @@ def isolated_seconds(call: tuple, repeats: int) -> float:
 def channels_last_hvp_seconds(objective: Objective, v: torch.Tensor, repeats: int) -> float:
     """Median seconds of one HVP with every ``nn.Conv2d`` fed channels-last inputs (the
     landscape's direct-call layout), which the Hessian stages do not use: this measures why."""
-    from losstopo.layout import _channels_last_inputs
+    from losstopo.layout import channels_last_convolutions
 
-    handles = [
-        m.register_forward_pre_hook(_channels_last_inputs, with_kwargs=True)
-        for m in objective.model.modules()
-        if isinstance(m, torch.nn.Conv2d)
-    ]
-    try:
+    with channels_last_convolutions(objective.model):
         operator = HVPOperator(objective)
         operator(v)
         return median_time(lambda: operator(v), repeats)
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 @dataclass

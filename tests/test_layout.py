@@ -15,7 +15,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.data import DataLoader, TensorDataset
 
 from losstopo.landscape.evaluation import LandscapeEvaluator
-from losstopo.layout import ChannelsLastCalls, channels_last
+from losstopo.layout import ChannelsLastCalls, channels_last, channels_last_convolutions
 from losstopo.objective import Objective
 
 CPU = torch.device("cpu")
@@ -133,19 +133,8 @@ def test_nchw_only_model_code_falls_back_to_the_model_as_written():
 
 def _force(objective: Objective, fn=None) -> None:
     """The model under channels-last inputs without the fallback."""
-    from losstopo.layout import _channels_last_inputs
-
-    handles = [
-        m.register_forward_pre_hook(_channels_last_inputs, with_kwargs=True)
-        for m in objective.model.modules()
-        if isinstance(m, nn.Conv2d)
-    ]
-    try:
-        with torch.no_grad():
-            (fn or (lambda: objective.loss_fn(objective.params)))()
-    finally:
-        for handle in handles:
-            handle.remove()
+    with torch.no_grad(), channels_last_convolutions(objective.model):
+        (fn or (lambda: objective.loss_fn(objective.params)))()
 
 
 def test_memory_order_read_by_model_code_is_caught_on_the_first_call():

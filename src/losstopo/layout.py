@@ -17,7 +17,8 @@ as written.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -44,6 +45,21 @@ def _channels_last_inputs(_module: nn.Module, args: tuple, kwargs: dict) -> tupl
     )
 
 
+@contextmanager
+def channels_last_convolutions(model: nn.Module) -> Iterator[None]:
+    """Inside: every ``nn.Conv2d`` of ``model`` gets its 4-D inputs channels-last."""
+    handles = [
+        m.register_forward_pre_hook(_channels_last_inputs, with_kwargs=True)
+        for m in model.modules()
+        if isinstance(m, nn.Conv2d)
+    ]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def _agree(a: Any, b: Any) -> bool:
     """Whether two outputs are equal up to rounding order (float32: 1e-3, else 1e-9,
     relative and absolute): a layout that changed the arithmetic differs by far more."""
@@ -65,6 +81,7 @@ class ChannelsLastCalls:
     off and repeats the call as written, so an error is the model's own."""
 
     def __init__(self, model: nn.Module, device: torch.device):
+        self.model = model
         self.convolutions = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
         self.enabled = device.type == "cpu" and bool(self.convolutions)
         self._checked = False
@@ -72,18 +89,12 @@ class ChannelsLastCalls:
     def __call__(self, fn: Callable[..., Any], *args: Any) -> Any:
         if not self.enabled:
             return fn(*args)
-        handles = [
-            m.register_forward_pre_hook(_channels_last_inputs, with_kwargs=True)
-            for m in self.convolutions
-        ]
         failed = False
-        try:
-            out = fn(*args)
-        except Exception:
-            failed = True
-        finally:
-            for handle in handles:
-                handle.remove()
+        with channels_last_convolutions(self.model):
+            try:
+                out = fn(*args)
+            except Exception:
+                failed = True
         if failed:  # NCHW-only model code (e.g. ``view``): run it as written from now on
             self.enabled = False
             return fn(*args)

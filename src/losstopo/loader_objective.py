@@ -14,15 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from losstopo.errors import LosstopoError
-
-if TYPE_CHECKING:
-    from losstopo.layout import ChannelsLastCalls
+from losstopo.layout import ChannelsLastCalls
 
 Params = dict[str, torch.Tensor]
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -45,7 +42,10 @@ class DataPasses:
     device: torch.device
     dtype: torch.dtype
     sizes: list[int] = field(default_factory=list)
-    _direct: ChannelsLastCalls | None = field(default=None, repr=False)
+    _direct: ChannelsLastCalls = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._direct = ChannelsLastCalls(self.model, self.device)
 
     @property
     def n_examples(self) -> int:
@@ -155,18 +155,12 @@ class DataPasses:
         direct call (channels-last convolutions on a CPU: ``losstopo.layout``)."""
         from torch.func import vmap
 
-        from losstopo.layout import ChannelsLastCalls
-
         total = torch.zeros(stacked[0].shape[0], dtype=torch.float64, device=self.device)
-        if stacked[0].shape[0] == 1:
-            if self._direct is None:
-                self._direct = ChannelsLastCalls(self.model, self.device)
-            single = tuple(t[0] for t in stacked)
-            for weight, inputs, targets in self.batches():
-                total += weight * self._direct(self._on(inputs, targets), single).double()
-            return total.to(self.dtype)
+        single = tuple(t[0] for t in stacked) if stacked[0].shape[0] == 1 else None
         for weight, inputs, targets in self.batches():
-            total += weight * vmap(self._on(inputs, targets))(stacked).double()
+            loss = self._on(inputs, targets)
+            values = vmap(loss)(stacked) if single is None else self._direct(loss, single)
+            total += weight * values.double()
         return total.to(self.dtype)
 
 
